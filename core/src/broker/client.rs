@@ -1,0 +1,546 @@
+//! One protocol V2 connection as a state machine: IDENTIFY negotiation,
+//! command execution with NSQ's checks and errors, heartbeats.
+//!
+//! The client does not own topics; it asks the runtime to act on them
+//! through [`BrokerOps`], so one connection's commands take only the locks
+//! of the topics they touch.
+
+use super::consumer::ConsumerSettings;
+use super::inflight::InFlightError;
+use crate::io::{nanos, Nanos, MS};
+use crate::options::{Options, TlsRequired};
+use crate::wire::command::{check_publish_line, BodyKind, Command, Limits, LineRules, RawCommand};
+use crate::wire::frame::{CLOSE_WAIT, OK};
+use crate::wire::identify::{IdentifyData, IdentifyResponse};
+use crate::wire::{ClientError, MessageId};
+use crate::NSQ_VERSION;
+use bytes::Bytes;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The settings a connection needs (from nsqd's options).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientConfig {
+    pub limits: Limits,
+    pub default_heartbeat: Nanos,
+    pub max_heartbeat_ms: i64,
+    pub default_output_buffer_size: i64,
+    pub max_output_buffer_size: i64,
+    pub default_output_buffer_timeout: Nanos,
+    pub min_output_buffer_timeout_ms: i64,
+    pub max_output_buffer_timeout_ms: i64,
+    pub default_msg_timeout: Nanos,
+    pub max_msg_timeout: Nanos,
+    pub max_rdy_count: i64,
+    pub max_deflate_level: i64,
+    /// The runtime can upgrade a connection to TLS (a certificate is set).
+    pub tls_available: bool,
+    pub deflate_enabled: bool,
+    pub snappy_enabled: bool,
+    /// Commands other than IDENTIFY need TLS first.
+    pub tls_required: bool,
+    pub auth_enabled: bool,
+}
+
+impl ClientConfig {
+    pub fn from_options(o: &Options) -> Self {
+        let ms = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        ClientConfig {
+            limits: o.limits(),
+            default_heartbeat: nanos(o.client_timeout) / 2,
+            max_heartbeat_ms: ms(o.max_heartbeat_interval),
+            default_output_buffer_size: 16 * 1024,
+            max_output_buffer_size: o.max_output_buffer_size,
+            default_output_buffer_timeout: nanos(o.output_buffer_timeout),
+            min_output_buffer_timeout_ms: ms(o.min_output_buffer_timeout),
+            max_output_buffer_timeout_ms: ms(o.max_output_buffer_timeout),
+            default_msg_timeout: nanos(o.msg_timeout),
+            max_msg_timeout: nanos(o.max_msg_timeout),
+            max_rdy_count: o.max_rdy_count,
+            max_deflate_level: o.max_deflate_level,
+            tls_available: false,
+            deflate_enabled: o.deflate,
+            snappy_enabled: o.snappy,
+            tls_required: o.tls_required != TlsRequired::No,
+            auth_enabled: !o.auth_http_addresses.is_empty(),
+        }
+    }
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self::from_options(&Options::default())
+    }
+}
+
+/// NSQ's client states (the numbers appear in /stats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientState {
+    Init = 0,
+    Subscribed = 3,
+    Closing = 4,
+}
+
+/// Where a subscribed connection sits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    pub topic: String,
+    pub channel: String,
+    /// The consumer slot in the channel.
+    pub slot: usize,
+}
+
+/// What the runtime does on behalf of a connection, each call under the
+/// lock of the one topic it names.
+pub trait BrokerOps {
+    fn publish(&mut self, topic: &str, bodies: Vec<Bytes>, now: Nanos) -> Result<(), String>;
+    fn publish_deferred(
+        &mut self,
+        topic: &str,
+        body: Bytes,
+        delay: Nanos,
+        now: Nanos,
+    ) -> Result<(), String>;
+    fn subscribe(
+        &mut self,
+        topic: &str,
+        channel: &str,
+        settings: ConsumerSettings,
+        now: Nanos,
+    ) -> Result<usize, String>;
+    fn ready(&mut self, sub: &Subscription, client_id: u64, count: i64, now: Nanos);
+    fn finish(
+        &mut self,
+        sub: &Subscription,
+        client_id: u64,
+        id: &MessageId,
+        now: Nanos,
+    ) -> Result<(), InFlightError>;
+    fn requeue(
+        &mut self,
+        sub: &Subscription,
+        client_id: u64,
+        id: &MessageId,
+        delay: Nanos,
+        now: Nanos,
+    ) -> Result<(), String>;
+    fn touch(
+        &mut self,
+        sub: &Subscription,
+        client_id: u64,
+        id: &MessageId,
+        now: Nanos,
+    ) -> Result<(), InFlightError>;
+}
+
+/// Stream upgrades IDENTIFY negotiated; the runtime performs them in this
+/// order (TLS, then snappy or deflate), answering `OK` after each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Upgrades {
+    pub tls: bool,
+    pub snappy: bool,
+    pub deflate: Option<u32>,
+}
+
+/// What to answer a command with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// No frame (RDY, FIN, REQ, TOUCH, NOP, ...).
+    Nothing,
+    /// A response frame.
+    Response(Bytes),
+    /// The IDENTIFY JSON, then the upgrades.
+    Identify { json: Vec<u8>, upgrades: Upgrades },
+    /// AUTH needs the auth server; the runtime asks it with this secret.
+    Auth(Bytes),
+}
+
+impl Reply {
+    fn ok() -> Self {
+        Reply::Response(Bytes::from_static(OK))
+    }
+}
+
+/// What a timer tick asks of the runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TickAction {
+    SendHeartbeat,
+    /// Nothing was read for two heartbeat intervals: close.
+    Expired,
+}
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub id: u64,
+    cfg: Arc<ClientConfig>,
+    pub state: ClientState,
+    pub client_id: String,
+    pub hostname: String,
+    pub user_agent: String,
+    heartbeat: Nanos,
+    pub output_buffer_size: i64,
+    pub output_buffer_timeout: Nanos,
+    pub sample_rate: i32,
+    pub msg_timeout: Nanos,
+    pub tls: bool,
+    pub snappy: bool,
+    pub deflate: bool,
+    pub sub: Option<Subscription>,
+    pub pub_counts: BTreeMap<String, u64>,
+    pub connect_ts: Nanos,
+    last_read: Nanos,
+    next_heartbeat: Nanos,
+}
+
+impl Client {
+    /// A new connection from `remote_host` (NSQ's default client_id and hostname).
+    pub fn new(id: u64, cfg: Arc<ClientConfig>, remote_host: &str, now: Nanos) -> Self {
+        let heartbeat = cfg.default_heartbeat;
+        Client {
+            id,
+            state: ClientState::Init,
+            client_id: remote_host.to_string(),
+            hostname: remote_host.to_string(),
+            user_agent: String::new(),
+            heartbeat,
+            output_buffer_size: cfg.default_output_buffer_size,
+            output_buffer_timeout: cfg.default_output_buffer_timeout,
+            sample_rate: 0,
+            msg_timeout: cfg.default_msg_timeout,
+            tls: false,
+            snappy: false,
+            deflate: false,
+            sub: None,
+            pub_counts: BTreeMap::new(),
+            connect_ts: now,
+            last_read: now,
+            next_heartbeat: now.saturating_add(heartbeat),
+            cfg,
+        }
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.cfg
+    }
+
+    /// The heartbeat interval (0 = disabled).
+    pub fn heartbeat_interval(&self) -> Nanos {
+        self.heartbeat
+    }
+
+    /// Bytes arrived from the client.
+    pub fn on_read(&mut self, now: Nanos) {
+        self.last_read = now;
+    }
+
+    /// When [`Client::tick`] next has something to do.
+    pub fn next_deadline(&self) -> Option<Nanos> {
+        (self.heartbeat > 0).then(|| {
+            self.next_heartbeat
+                .min(self.last_read.saturating_add(2 * self.heartbeat))
+        })
+    }
+
+    pub fn tick(&mut self, now: Nanos) -> Option<TickAction> {
+        if self.heartbeat <= 0 {
+            return None;
+        }
+        if now >= self.last_read.saturating_add(2 * self.heartbeat) {
+            return Some(TickAction::Expired);
+        }
+        if now >= self.next_heartbeat {
+            self.next_heartbeat = now.saturating_add(self.heartbeat);
+            return Some(TickAction::SendHeartbeat);
+        }
+        None
+    }
+
+    fn consumer_settings(&self) -> ConsumerSettings {
+        ConsumerSettings {
+            client_id: self.id,
+            msg_timeout: self.msg_timeout,
+            sample_rate: self.sample_rate,
+        }
+    }
+
+    /// Runs one framed command.
+    pub fn exec(
+        &mut self,
+        raw: RawCommand,
+        now: Nanos,
+        ops: &mut dyn BrokerOps,
+    ) -> Result<Reply, ClientError> {
+        let limits = self.cfg.limits;
+        match raw.name() {
+            b"IDENTIFY" => {
+                let Command::Identify(body) = Command::from_raw(raw, &limits)? else {
+                    unreachable!("IDENTIFY parses to Identify")
+                };
+                self.identify(&body, now)
+            }
+            b"SUB" => {
+                if self.state != ClientState::Init {
+                    return Err(ClientError::invalid("cannot SUB in current state"));
+                }
+                if self.heartbeat <= 0 {
+                    return Err(ClientError::invalid("cannot SUB with heartbeats disabled"));
+                }
+                let Command::Sub { topic, channel } = Command::from_raw(raw, &limits)? else {
+                    unreachable!("SUB parses to Sub")
+                };
+                let slot = ops
+                    .subscribe(&topic, &channel, self.consumer_settings(), now)
+                    .map_err(|e| ClientError::fatal("E_SUB_FAILED", format!("SUB failed {e}")))?;
+                self.state = ClientState::Subscribed;
+                self.sub = Some(Subscription {
+                    topic,
+                    channel,
+                    slot,
+                });
+                Ok(Reply::ok())
+            }
+            b"RDY" => {
+                if self.state == ClientState::Closing {
+                    // NSQ ignores RDY after CLS.
+                    return Ok(Reply::Nothing);
+                }
+                let sub = self.subscribed("RDY", false)?;
+                let Command::Rdy(count) = Command::from_raw(raw, &limits)? else {
+                    unreachable!("RDY parses to Rdy")
+                };
+                let max = self.cfg.max_rdy_count;
+                if count < 0 || count > max {
+                    return Err(ClientError::invalid(format!(
+                        "RDY count {count} out of range 0-{max}"
+                    )));
+                }
+                ops.ready(&sub, self.id, count, now);
+                Ok(Reply::Nothing)
+            }
+            b"FIN" => {
+                let sub = self.subscribed("FIN", true)?;
+                let Command::Fin(id) = Command::from_raw(raw, &limits)? else {
+                    unreachable!("FIN parses to Fin")
+                };
+                ops.finish(&sub, self.id, &id, now).map_err(|e| {
+                    ClientError::soft("E_FIN_FAILED", format!("FIN {id} failed {}", e.as_str()))
+                })?;
+                Ok(Reply::Nothing)
+            }
+            b"REQ" => {
+                let sub = self.subscribed("REQ", true)?;
+                let Command::Req { id, delay_ms, .. } = Command::from_raw(raw, &limits)? else {
+                    unreachable!("REQ parses to Req")
+                };
+                ops.requeue(&sub, self.id, &id, delay_ms.saturating_mul(MS), now)
+                    .map_err(|e| {
+                        ClientError::soft("E_REQ_FAILED", format!("REQ {id} failed {e}"))
+                    })?;
+                Ok(Reply::Nothing)
+            }
+            b"TOUCH" => {
+                let sub = self.subscribed("TOUCH", true)?;
+                let Command::Touch(id) = Command::from_raw(raw, &limits)? else {
+                    unreachable!("TOUCH parses to Touch")
+                };
+                ops.touch(&sub, self.id, &id, now).map_err(|e| {
+                    ClientError::soft(
+                        "E_TOUCH_FAILED",
+                        format!("TOUCH {id} failed {}", e.as_str()),
+                    )
+                })?;
+                Ok(Reply::Nothing)
+            }
+            b"CLS" => {
+                if self.state != ClientState::Subscribed {
+                    return Err(ClientError::invalid("cannot CLS in current state"));
+                }
+                let sub = self.subscribed("CLS", false)?;
+                self.state = ClientState::Closing;
+                ops.ready(&sub, self.id, 0, now);
+                Ok(Reply::Response(Bytes::from_static(CLOSE_WAIT)))
+            }
+            b"NOP" => Ok(Reply::Nothing),
+            b"PUB" => {
+                let Command::Pub { topic, body } = Command::from_raw(raw, &limits)? else {
+                    unreachable!("PUB parses to Pub")
+                };
+                ops.publish(&topic, vec![body], now)
+                    .map_err(|e| ClientError::fatal("E_PUB_FAILED", format!("PUB failed {e}")))?;
+                *self.pub_counts.entry(topic).or_default() += 1;
+                Ok(Reply::ok())
+            }
+            b"MPUB" => {
+                let Command::Mpub { topic, bodies } = Command::from_raw(raw, &limits)? else {
+                    unreachable!("MPUB parses to Mpub")
+                };
+                let n = bodies.len() as u64;
+                ops.publish(&topic, bodies, now)
+                    .map_err(|e| ClientError::fatal("E_MPUB_FAILED", format!("MPUB failed {e}")))?;
+                *self.pub_counts.entry(topic).or_default() += n;
+                Ok(Reply::ok())
+            }
+            b"DPUB" => {
+                let Command::Dpub {
+                    topic,
+                    delay_ms,
+                    body,
+                } = Command::from_raw(raw, &limits)?
+                else {
+                    unreachable!("DPUB parses to Dpub")
+                };
+                ops.publish_deferred(&topic, body, delay_ms.saturating_mul(MS), now)
+                    .map_err(|e| ClientError::fatal("E_DPUB_FAILED", format!("DPUB failed {e}")))?;
+                *self.pub_counts.entry(topic).or_default() += 1;
+                Ok(Reply::ok())
+            }
+            b"AUTH" => {
+                let Command::Auth(secret) = Command::from_raw(raw, &limits)? else {
+                    unreachable!("AUTH parses to Auth")
+                };
+                if !self.cfg.auth_enabled {
+                    return Err(ClientError::fatal("E_AUTH_DISABLED", "AUTH disabled"));
+                }
+                Ok(Reply::Auth(secret))
+            }
+            _ => Command::from_raw(raw, &limits).map(|_| Reply::Nothing),
+        }
+    }
+
+    fn subscribed(&self, cmd: &str, closing_ok: bool) -> Result<Subscription, ClientError> {
+        let state_ok = self.state == ClientState::Subscribed
+            || (closing_ok && self.state == ClientState::Closing);
+        match &self.sub {
+            Some(sub) if state_ok => Ok(sub.clone()),
+            _ => Err(ClientError::invalid(format!(
+                "cannot {cmd} in current state"
+            ))),
+        }
+    }
+
+    fn identify(&mut self, body: &[u8], now: Nanos) -> Result<Reply, ClientError> {
+        let data = IdentifyData::from_json(body)
+            .map_err(|_| ClientError::fatal("E_BAD_BODY", "IDENTIFY failed to decode JSON body"))?;
+        self.client_id = data.client_id.clone();
+        self.hostname = data.hostname.clone();
+        self.user_agent = data.user_agent.clone();
+        self.apply_identify(&data, now)
+            .map_err(|e| ClientError::fatal("E_BAD_BODY", format!("IDENTIFY {e}")))?;
+        if !data.feature_negotiation {
+            return Ok(Reply::ok());
+        }
+        let cfg = &self.cfg;
+        let tls = cfg.tls_available && data.tls_v1;
+        let deflate = cfg.deflate_enabled && data.deflate;
+        let mut deflate_level = 6;
+        if deflate && data.deflate_level > 0 {
+            deflate_level = data.deflate_level;
+        }
+        deflate_level = deflate_level.min(cfg.max_deflate_level);
+        let snappy = cfg.snappy_enabled && data.snappy;
+        if deflate && snappy {
+            return Err(ClientError::fatal(
+                "E_IDENTIFY_FAILED",
+                "cannot enable both deflate and snappy compression",
+            ));
+        }
+        let response = IdentifyResponse {
+            max_rdy_count: cfg.max_rdy_count,
+            version: NSQ_VERSION.to_string(),
+            max_msg_timeout: cfg.max_msg_timeout / MS,
+            msg_timeout: self.msg_timeout / MS,
+            tls_v1: tls,
+            deflate,
+            deflate_level,
+            max_deflate_level: cfg.max_deflate_level,
+            snappy,
+            sample_rate: self.sample_rate,
+            auth_required: cfg.auth_enabled,
+            output_buffer_size: self.output_buffer_size,
+            output_buffer_timeout: self.output_buffer_timeout / MS,
+        };
+        Ok(Reply::Identify {
+            json: response.to_json(),
+            upgrades: Upgrades {
+                tls,
+                snappy,
+                deflate: deflate.then_some(deflate_level.clamp(0, 9) as u32),
+            },
+        })
+    }
+
+    /// NSQ's `clientV2.Identify` checks, in its order.
+    fn apply_identify(&mut self, d: &IdentifyData, now: Nanos) -> Result<(), String> {
+        let cfg = Arc::clone(&self.cfg);
+        match d.heartbeat_interval {
+            -1 => self.heartbeat = 0,
+            0 => {}
+            v if v >= 1000 && v <= cfg.max_heartbeat_ms => self.heartbeat = v * MS,
+            v => return Err(format!("heartbeat interval ({v}) is invalid")),
+        }
+        match d.output_buffer_timeout {
+            -1 => self.output_buffer_timeout = 0,
+            0 => {}
+            v if v >= cfg.min_output_buffer_timeout_ms && v <= cfg.max_output_buffer_timeout_ms => {
+                self.output_buffer_timeout = v * MS
+            }
+            v => return Err(format!("output buffer timeout ({v}) is invalid")),
+        }
+        match d.output_buffer_size {
+            -1 => {
+                self.output_buffer_size = 1;
+                self.output_buffer_timeout = 0;
+            }
+            0 => {}
+            v if v >= 64 && v <= cfg.max_output_buffer_size => self.output_buffer_size = v,
+            v => return Err(format!("output buffer size ({v}) is invalid")),
+        }
+        if !(0..=99).contains(&d.sample_rate) {
+            return Err(format!("sample rate ({}) is invalid", d.sample_rate));
+        }
+        self.sample_rate = d.sample_rate;
+        match d.msg_timeout {
+            0 => {}
+            v if v >= 1000 && v <= cfg.max_msg_timeout / MS => self.msg_timeout = v * MS,
+            v => return Err(format!("msg timeout ({v}) is invalid")),
+        }
+        // The heartbeat ticker restarts with the new interval.
+        self.next_heartbeat = now.saturating_add(self.heartbeat);
+        Ok(())
+    }
+}
+
+impl LineRules for Client {
+    /// The checks NSQ makes before reading a command's body.
+    fn on_line(&mut self, cmd: &RawCommand) -> Result<Option<BodyKind>, ClientError> {
+        let name = cmd.name();
+        if name == b"IDENTIFY" {
+            if self.state != ClientState::Init {
+                return Err(ClientError::invalid("cannot IDENTIFY in current state"));
+            }
+            return Ok(Some(BodyKind::Identify));
+        }
+        if self.cfg.tls_required && !self.tls {
+            return Err(ClientError::invalid(format!(
+                "cannot {} in current state (TLS required)",
+                String::from_utf8_lossy(name)
+            )));
+        }
+        match name {
+            b"AUTH" => {
+                if self.state != ClientState::Init {
+                    return Err(ClientError::invalid("cannot AUTH in current state"));
+                }
+                if cmd.len() != 1 {
+                    return Err(ClientError::invalid("AUTH invalid number of parameters"));
+                }
+                Ok(Some(BodyKind::Auth))
+            }
+            b"PUB" | b"MPUB" | b"DPUB" => check_publish_line(cmd, &self.cfg.limits).map(Some),
+            _ => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

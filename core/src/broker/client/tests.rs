@@ -1,0 +1,276 @@
+use super::*;
+use crate::broker::local::LocalBroker;
+use crate::io::SECOND;
+use crate::wire::command::{encode, CommandParser, ParseError};
+use bytes::BytesMut;
+
+const T0: Nanos = 1_700_000_000 * SECOND;
+
+/// One connection to a local broker, fed raw bytes like a socket would be.
+struct Conn {
+    client: Client,
+    parser: CommandParser,
+    buf: BytesMut,
+    /// Response/error frames written back, as text.
+    replies: Vec<String>,
+    closed: bool,
+}
+
+impl Conn {
+    fn new(id: u64) -> Self {
+        let cfg = Arc::new(ClientConfig::default());
+        Conn {
+            parser: CommandParser::new(cfg.limits),
+            client: Client::new(id, cfg, "127.0.0.1", T0),
+            buf: BytesMut::new(),
+            replies: Vec::new(),
+            closed: false,
+        }
+    }
+
+    fn send(&mut self, broker: &mut LocalBroker<u64>, bytes: &[u8], now: Nanos) {
+        self.buf.extend_from_slice(bytes);
+        self.client.on_read(now);
+        while !self.closed {
+            let raw = match self.parser.next(&mut self.buf, &mut self.client) {
+                Ok(Some(raw)) => raw,
+                Ok(None) => break,
+                Err(ParseError::LineTooLong) => {
+                    self.closed = true;
+                    break;
+                }
+                Err(ParseError::Client(e)) => {
+                    self.fail(e);
+                    break;
+                }
+            };
+            let mut ops = broker.ops(self.client.id);
+            match self.client.exec(raw, now, &mut ops) {
+                Ok(Reply::Nothing) => {}
+                Ok(Reply::Response(b)) => self.replies.push(String::from_utf8_lossy(&b).into()),
+                Ok(Reply::Identify { json, .. }) => {
+                    self.replies.push(String::from_utf8(json).unwrap())
+                }
+                Ok(Reply::Auth(_)) => self.replies.push("AUTH?".into()),
+                Err(e) => self.fail(e),
+            }
+        }
+    }
+
+    fn fail(&mut self, e: ClientError) {
+        self.replies.push(e.to_string());
+        if e.fatal {
+            self.closed = true;
+        }
+    }
+
+    fn cmd(&mut self, broker: &mut LocalBroker<u64>, f: impl FnOnce(&mut BytesMut)) {
+        let mut b = BytesMut::new();
+        f(&mut b);
+        self.send(broker, &b, T0);
+    }
+}
+
+fn broker() -> LocalBroker<u64> {
+    LocalBroker::new(crate::broker::config::BrokerConfig::default(), 1)
+}
+
+#[test]
+fn identify_answers_nsqs_json() {
+    let mut b = broker();
+    let mut c = Conn::new(1);
+    c.cmd(&mut b, |w| encode::identify(w, br#"{"client_id":"fixture","hostname":"fixture.example","user_agent":"fixture/0.1","feature_negotiation":true}"#));
+    assert_eq!(
+        c.replies,
+        vec![
+            r#"{"max_rdy_count":2500,"version":"1.3.0","max_msg_timeout":900000,"msg_timeout":60000,"tls_v1":false,"deflate":false,"deflate_level":6,"max_deflate_level":6,"snappy":false,"sample_rate":0,"auth_required":false,"output_buffer_size":16384,"output_buffer_timeout":250}"#
+        ]
+    );
+    assert_eq!(c.client.client_id, "fixture");
+    // without feature negotiation: OK; a second IDENTIFY is allowed (state is still init)
+    c.cmd(&mut b, |w| encode::identify(w, br#"{"client_id":"x"}"#));
+    assert_eq!(c.replies[1], "OK");
+    assert!(!c.closed);
+}
+
+#[test]
+fn identify_rejections_are_fatal_with_nsqs_text() {
+    let cases: [(&[u8], &str); 5] = [
+        (
+            br#"{"output_buffer_timeout":1}"#,
+            "E_BAD_BODY IDENTIFY output buffer timeout (1) is invalid",
+        ),
+        (
+            br#"{"heartbeat_interval":999}"#,
+            "E_BAD_BODY IDENTIFY heartbeat interval (999) is invalid",
+        ),
+        (
+            b"not json",
+            "E_BAD_BODY IDENTIFY failed to decode JSON body",
+        ),
+        (
+            br#"{"sample_rate":100}"#,
+            "E_BAD_BODY IDENTIFY sample rate (100) is invalid",
+        ),
+        (
+            br#"{"msg_timeout":999}"#,
+            "E_BAD_BODY IDENTIFY msg timeout (999) is invalid",
+        ),
+    ];
+    for (body, want) in cases {
+        let mut b = broker();
+        let mut c = Conn::new(1);
+        c.cmd(&mut b, |w| encode::identify(w, body));
+        assert_eq!(c.replies, vec![want.to_string()]);
+        assert!(c.closed);
+    }
+}
+
+#[test]
+fn state_errors() {
+    let cases: [(&[u8], &str); 4] = [
+        (b"RDY 1\n", "E_INVALID cannot RDY in current state"),
+        (b"CLS\n", "E_INVALID cannot CLS in current state"),
+        (
+            b"FIN 0123456789abcdef\n",
+            "E_INVALID cannot FIN in current state",
+        ),
+        (b"AUTH\n\x00\x00\x00\x01x", "E_AUTH_DISABLED AUTH disabled"),
+    ];
+    for (input, want) in cases {
+        let mut b = broker();
+        let mut c = Conn::new(1);
+        c.send(&mut b, input, T0);
+        assert_eq!(c.replies, vec![want.to_string()], "{input:?}");
+        assert!(c.closed);
+    }
+}
+
+#[test]
+fn sub_twice_rdy_too_high_and_heartbeats_disabled() {
+    let mut b = broker();
+    let mut c = Conn::new(1);
+    c.send(&mut b, b"SUB t c\nSUB t c\n", T0);
+    assert_eq!(
+        c.replies,
+        vec!["OK", "E_INVALID cannot SUB in current state"]
+    );
+
+    let mut c = Conn::new(2);
+    c.send(&mut b, b"SUB t c\nRDY 2501\n", T0);
+    assert_eq!(
+        c.replies,
+        vec!["OK", "E_INVALID RDY count 2501 out of range 0-2500"]
+    );
+    assert!(c.closed);
+
+    let mut c = Conn::new(3);
+    c.cmd(&mut b, |w| {
+        encode::identify(w, br#"{"heartbeat_interval":-1}"#)
+    });
+    c.send(&mut b, b"SUB t c\n", T0);
+    assert_eq!(
+        c.replies,
+        vec!["OK", "E_INVALID cannot SUB with heartbeats disabled"]
+    );
+}
+
+#[test]
+fn fin_req_touch_failures_keep_the_connection() {
+    let mut b = broker();
+    let mut c = Conn::new(1);
+    c.send(
+        &mut b,
+        b"SUB t c\nFIN 0000000000000000\nREQ 0000000000000000 3600001\nTOUCH 0000000000000000\nNOP\n",
+        T0,
+    );
+    assert_eq!(
+        c.replies,
+        vec![
+            "OK",
+            "E_FIN_FAILED FIN 0000000000000000 failed ID not in flight",
+            "E_REQ_FAILED REQ 0000000000000000 failed ID not in flight",
+            "E_TOUCH_FAILED TOUCH 0000000000000000 failed ID not in flight",
+        ]
+    );
+    assert!(!c.closed);
+}
+
+#[test]
+fn publish_then_consume_then_cls() {
+    let mut b = broker();
+    let mut consumer = Conn::new(1);
+    consumer.send(&mut b, b"SUB t c\nRDY 1\n", T0);
+    let mut producer = Conn::new(2);
+    producer.cmd(&mut b, |w| encode::publish(w, "t", b"hello"));
+    producer.cmd(&mut b, |w| encode::mpub(w, "t", &[b"a", b"b"]));
+    producer.cmd(&mut b, |w| encode::dpub(w, "t", 1000, b"later"));
+    assert_eq!(producer.replies, vec!["OK", "OK", "OK"]);
+    assert_eq!(producer.client.pub_counts.get("t"), Some(&4));
+    assert_eq!(b.out.delivered.len(), 1, "RDY 1 holds one at a time");
+    let id = b.out.delivered[0].1.id;
+    consumer.cmd(&mut b, |w| encode::fin(w, &id));
+    assert_eq!(b.out.delivered.len(), 2);
+    consumer.send(&mut b, b"CLS\n", T0);
+    assert_eq!(consumer.replies, vec!["OK", "CLOSE_WAIT"]);
+    // RDY after CLS is ignored, FIN still works
+    let id = b.out.delivered[1].1.id;
+    consumer.send(&mut b, b"RDY 10\n", T0);
+    consumer.cmd(&mut b, |w| encode::fin(w, &id));
+    assert_eq!(consumer.replies.len(), 2);
+    assert_eq!(b.out.delivered.len(), 2, "closing: nothing more is sent");
+}
+
+#[test]
+fn heartbeats_and_expiry_on_a_fake_clock() {
+    let cfg = Arc::new(ClientConfig::default());
+    let mut c = Client::new(1, cfg, "h", T0);
+    assert_eq!(c.next_deadline(), Some(T0 + 30 * SECOND));
+    assert_eq!(c.tick(T0 + 29 * SECOND), None);
+    assert_eq!(c.tick(T0 + 30 * SECOND), Some(TickAction::SendHeartbeat));
+    assert_eq!(c.next_deadline(), Some(T0 + 60 * SECOND));
+    c.on_read(T0 + 40 * SECOND); // the client answered with NOP
+    assert_eq!(c.tick(T0 + 60 * SECOND), Some(TickAction::SendHeartbeat));
+    assert_eq!(c.tick(T0 + 89 * SECOND), None);
+    assert_eq!(c.tick(T0 + 90 * SECOND), Some(TickAction::SendHeartbeat));
+    assert_eq!(c.tick(T0 + 100 * SECOND), Some(TickAction::Expired));
+}
+
+#[test]
+fn identify_changes_the_heartbeat_interval() {
+    let mut b = broker();
+    let mut c = Conn::new(1);
+    c.cmd(&mut b, |w| {
+        encode::identify(w, br#"{"heartbeat_interval":1000}"#)
+    });
+    assert_eq!(c.client.next_deadline(), Some(T0 + SECOND));
+    let mut c = Conn::new(2);
+    c.cmd(&mut b, |w| {
+        encode::identify(w, br#"{"heartbeat_interval":-1}"#)
+    });
+    assert_eq!(c.client.next_deadline(), None);
+}
+
+#[test]
+fn consumer_msg_timeout_from_identify() {
+    let mut b = broker();
+    let mut c = Conn::new(1);
+    c.cmd(&mut b, |w| encode::identify(w, br#"{"msg_timeout":5000}"#));
+    c.send(&mut b, b"SUB t c\nRDY 1\n", T0);
+    let mut p = Conn::new(2);
+    p.cmd(&mut b, |w| encode::publish(w, "t", b"x"));
+    assert_eq!(b.next_deadline(T0), Some(T0 + 5 * SECOND));
+    b.tick(T0 + 5 * SECOND);
+    assert_eq!(b.out.delivered.len(), 2);
+    assert_eq!(b.out.delivered[1].1.attempts, 2);
+}
+
+#[test]
+fn ephemeral_channel_goes_with_the_connection() {
+    let mut b = broker();
+    let mut c = Conn::new(1);
+    c.send(&mut b, b"SUB t#ephemeral c#ephemeral\n", T0);
+    assert!(b.topics.contains_key("t#ephemeral"));
+    b.disconnect(&c.client);
+    assert!(!b.topics.contains_key("t#ephemeral"));
+}

@@ -1,0 +1,304 @@
+//! Messages handed to a consumer and not yet finished, ordered by deadline.
+//!
+//! A slab holds the entries, a map finds them by id (FIN, REQ, TOUCH), and an
+//! indexed binary heap orders them by deadline so that removing any entry is
+//! O(log n) — timeouts never leave stale heap entries behind.
+
+use crate::io::Nanos;
+use crate::wire::{Message, MessageId};
+use rustc_hash::FxHashMap;
+use slab::Slab;
+
+#[derive(Debug, Clone)]
+pub struct InFlightEntry {
+    pub msg: Message,
+    pub client_id: u64,
+    /// The consumer slot in the channel that holds the message.
+    pub slot: usize,
+    pub deadline: Nanos,
+    pub delivered_at: Nanos,
+    heap_pos: usize,
+}
+
+impl InFlightEntry {
+    pub fn new(msg: Message, client_id: u64, slot: usize, deadline: Nanos, now: Nanos) -> Self {
+        InFlightEntry {
+            msg,
+            client_id,
+            slot,
+            deadline,
+            delivered_at: now,
+            heap_pos: 0,
+        }
+    }
+}
+
+/// Why an id could not be taken out of flight (NSQ's texts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InFlightError {
+    NotInFlight,
+    NotOwner,
+    AlreadyInFlight,
+}
+
+impl InFlightError {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InFlightError::NotInFlight => "ID not in flight",
+            InFlightError::NotOwner => "client does not own message",
+            InFlightError::AlreadyInFlight => "ID already in flight",
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct InFlight {
+    entries: Slab<InFlightEntry>,
+    by_id: FxHashMap<MessageId, usize>,
+    heap: Vec<usize>,
+}
+
+impl InFlight {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Adds an entry; the id must not be in flight already.
+    pub fn insert(&mut self, entry: InFlightEntry) -> Result<&InFlightEntry, InFlightError> {
+        if self.by_id.contains_key(&entry.msg.id) {
+            return Err(InFlightError::AlreadyInFlight);
+        }
+        let id = entry.msg.id;
+        let key = self.entries.insert(entry);
+        self.by_id.insert(id, key);
+        let pos = self.heap.len();
+        self.heap.push(key);
+        self.entries[key].heap_pos = pos;
+        self.sift_up(pos);
+        Ok(&self.entries[key])
+    }
+
+    pub fn get(&self, id: &MessageId) -> Option<&InFlightEntry> {
+        self.by_id.get(id).map(|&k| &self.entries[k])
+    }
+
+    /// Takes `id` out of flight if `client_id` holds it.
+    pub fn remove_owned(
+        &mut self,
+        id: &MessageId,
+        client_id: u64,
+    ) -> Result<InFlightEntry, InFlightError> {
+        let &key = self.by_id.get(id).ok_or(InFlightError::NotInFlight)?;
+        if self.entries[key].client_id != client_id {
+            return Err(InFlightError::NotOwner);
+        }
+        Ok(self.remove_key(key))
+    }
+
+    /// Moves the deadline of `id` (held by `client_id`).
+    pub fn reschedule(
+        &mut self,
+        id: &MessageId,
+        client_id: u64,
+        deadline: impl FnOnce(&InFlightEntry) -> Nanos,
+    ) -> Result<(), InFlightError> {
+        let &key = self.by_id.get(id).ok_or(InFlightError::NotInFlight)?;
+        if self.entries[key].client_id != client_id {
+            return Err(InFlightError::NotOwner);
+        }
+        let new = deadline(&self.entries[key]);
+        let old = std::mem::replace(&mut self.entries[key].deadline, new);
+        let pos = self.entries[key].heap_pos;
+        if new < old {
+            self.sift_up(pos);
+        } else {
+            self.sift_down(pos);
+        }
+        Ok(())
+    }
+
+    /// The earliest deadline.
+    pub fn next_deadline(&self) -> Option<Nanos> {
+        self.heap.first().map(|&k| self.entries[k].deadline)
+    }
+
+    /// Takes out the earliest entry if its deadline is at or before `now`.
+    pub fn pop_expired(&mut self, now: Nanos) -> Option<InFlightEntry> {
+        let &key = self.heap.first()?;
+        if self.entries[key].deadline > now {
+            return None;
+        }
+        Some(self.remove_key(key))
+    }
+
+    /// Takes everything out, earliest deadline first.
+    pub fn drain_by_deadline(&mut self) -> Vec<InFlightEntry> {
+        let mut out = Vec::with_capacity(self.len());
+        while let Some(&key) = self.heap.first() {
+            out.push(self.remove_key(key));
+        }
+        out
+    }
+
+    /// Ids held by `client_id`, earliest deadline first.
+    pub fn ids_of(&self, client_id: u64) -> Vec<MessageId> {
+        let mut v: Vec<(Nanos, MessageId)> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.client_id == client_id)
+            .map(|(_, e)| (e.deadline, e.msg.id))
+            .collect();
+        v.sort_unstable();
+        v.into_iter().map(|(_, id)| id).collect()
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.by_id.clear();
+        self.heap.clear();
+    }
+
+    /// Every entry, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &InFlightEntry> {
+        self.entries.iter().map(|(_, e)| e)
+    }
+
+    fn remove_key(&mut self, key: usize) -> InFlightEntry {
+        let pos = self.entries[key].heap_pos;
+        let last = self.heap.len() - 1;
+        self.heap.swap(pos, last);
+        self.heap.pop();
+        if pos < self.heap.len() {
+            let moved = self.heap[pos];
+            self.entries[moved].heap_pos = pos;
+            self.sift_down(pos);
+            self.sift_up(self.entries[moved].heap_pos);
+        }
+        let entry = self.entries.remove(key);
+        self.by_id.remove(&entry.msg.id);
+        entry
+    }
+
+    fn less(&self, a: usize, b: usize) -> bool {
+        self.entries[self.heap[a]].deadline < self.entries[self.heap[b]].deadline
+    }
+
+    fn swap(&mut self, a: usize, b: usize) {
+        self.heap.swap(a, b);
+        let (ka, kb) = (self.heap[a], self.heap[b]);
+        self.entries[ka].heap_pos = a;
+        self.entries[kb].heap_pos = b;
+    }
+
+    fn sift_up(&mut self, mut pos: usize) {
+        while pos > 0 {
+            let parent = (pos - 1) / 2;
+            if !self.less(pos, parent) {
+                break;
+            }
+            self.swap(pos, parent);
+            pos = parent;
+        }
+    }
+
+    fn sift_down(&mut self, mut pos: usize) {
+        loop {
+            let l = 2 * pos + 1;
+            if l >= self.heap.len() {
+                break;
+            }
+            let r = l + 1;
+            let child = if r < self.heap.len() && self.less(r, l) {
+                r
+            } else {
+                l
+            };
+            if !self.less(child, pos) {
+                break;
+            }
+            self.swap(pos, child);
+            pos = child;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use quickcheck::quickcheck;
+    use std::collections::BTreeMap;
+
+    fn entry(id: u64, client: u64, deadline: Nanos) -> InFlightEntry {
+        let msg = Message::new(MessageId::from_guid(id), 0, Bytes::new());
+        InFlightEntry::new(msg, client, 0, deadline, 0)
+    }
+
+    #[test]
+    fn ownership_is_checked() {
+        let mut f = InFlight::default();
+        f.insert(entry(1, 10, 5)).unwrap();
+        let id = MessageId::from_guid(1);
+        assert_eq!(
+            f.remove_owned(&id, 11).unwrap_err(),
+            InFlightError::NotOwner
+        );
+        assert_eq!(
+            f.remove_owned(&MessageId::from_guid(2), 10).unwrap_err(),
+            InFlightError::NotInFlight
+        );
+        assert_eq!(
+            f.insert(entry(1, 10, 5)).unwrap_err(),
+            InFlightError::AlreadyInFlight
+        );
+        assert!(f.remove_owned(&id, 10).is_ok());
+        assert!(f.is_empty());
+    }
+
+    // The heap agrees with a simple model under any mix of operations.
+    quickcheck! {
+        fn behaves_like_a_sorted_map(ops: Vec<(u8, u8, i16)>) -> bool {
+            let mut f = InFlight::default();
+            let mut model: BTreeMap<u64, Nanos> = BTreeMap::new();
+            for (op, id, t) in ops {
+                let id = u64::from(id % 32);
+                let t = Nanos::from(t);
+                let mid = MessageId::from_guid(id);
+                match op % 4 {
+                    0 => {
+                        let ok = f.insert(entry(id, 1, t)).is_ok();
+                        if ok == model.contains_key(&id) { return false; }
+                        model.entry(id).or_insert(t);
+                    }
+                    1 => {
+                        let got = f.remove_owned(&mid, 1).ok().map(|e| e.deadline);
+                        if got != model.remove(&id) { return false; }
+                    }
+                    2 => {
+                        let ok = f.reschedule(&mid, 1, |_| t).is_ok();
+                        if ok != model.contains_key(&id) { return false; }
+                        if ok { model.insert(id, t); }
+                    }
+                    _ => {
+                        let min = model.values().min().copied();
+                        if f.next_deadline() != min { return false; }
+                        if let Some(e) = f.pop_expired(t) {
+                            if Some(e.deadline) != min || e.deadline > t { return false; }
+                            let key = model.iter().find(|(k, v)| **v == e.deadline && MessageId::from_guid(**k) == e.msg.id).map(|(k, _)| *k);
+                            match key { Some(k) => { model.remove(&k); } None => return false }
+                        } else if min.is_some_and(|m| m <= t) {
+                            return false;
+                        }
+                    }
+                }
+                if f.len() != model.len() { return false; }
+            }
+            let drained: Vec<Nanos> = f.drain_by_deadline().iter().map(|e| e.deadline).collect();
+            drained.windows(2).all(|w| w[0] <= w[1]) && drained.len() == model.len()
+        }
+    }
+}

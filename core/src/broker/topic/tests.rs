@@ -1,0 +1,166 @@
+use super::*;
+use crate::broker::consumer::ConsumerSettings;
+use crate::broker::outbox::Recorder;
+use crate::io::SECOND;
+
+const T0: Nanos = 1_700_000_000 * SECOND;
+
+fn topic(name: &str, mem: usize) -> Topic<u32> {
+    Topic::new(
+        name,
+        BrokerConfig {
+            mem_queue_size: mem,
+            ..BrokerConfig::default()
+        },
+        3,
+    )
+}
+
+fn bodies(n: usize) -> Vec<Bytes> {
+    (0..n).map(|i| Bytes::from(format!("b{i}"))).collect()
+}
+
+fn settings(id: u64) -> ConsumerSettings {
+    ConsumerSettings {
+        client_id: id,
+        msg_timeout: 60 * SECOND,
+        sample_rate: 0,
+    }
+}
+
+#[test]
+fn every_channel_gets_every_message() {
+    let mut t = topic("t", 100);
+    let mut out = Recorder::default();
+    let a = t.subscribe("a", 1, settings(1), T0, &mut out).unwrap();
+    let b = t.subscribe("b", 2, settings(2), T0, &mut out).unwrap();
+    t.set_rdy("a", a, 1, 100, T0, &mut out);
+    t.set_rdy("b", b, 2, 100, T0, &mut out);
+    t.publish(bodies(3), T0, &mut out).unwrap();
+    let per = |k| out.delivered.iter().filter(|(c, _)| *c == k).count();
+    assert_eq!((per(1), per(2)), (3, 3));
+    assert_eq!(t.message_count, 3);
+    assert_eq!(t.message_bytes, 6);
+    // the two channels' copies share the id, each with its own attempts
+    let first_b = out.delivered.iter().find(|(c, _)| *c == 2).unwrap();
+    assert_eq!(out.delivered[0].1.id, first_b.1.id);
+}
+
+#[test]
+fn backlog_waits_for_a_channel_then_moves_in_order() {
+    let mut t = topic("t", 100);
+    let mut out = Recorder::default();
+    t.publish(bodies(5), T0, &mut out).unwrap();
+    assert_eq!(t.depth(), 5);
+    let a = t.subscribe("a", 1, settings(1), T0, &mut out).unwrap();
+    assert_eq!(t.depth(), 0);
+    assert_eq!(t.channel("a").unwrap().depth(), 5);
+    t.set_rdy("a", a, 1, 10, T0, &mut out);
+    let got: Vec<&[u8]> = out.delivered.iter().map(|(_, m)| &m.body[..]).collect();
+    assert_eq!(got, vec![&b"b0"[..], b"b1", b"b2", b"b3", b"b4"]);
+}
+
+#[test]
+fn paused_topic_holds_then_releases() {
+    let mut t = topic("t", 100);
+    let mut out = Recorder::default();
+    let a = t.subscribe("a", 1, settings(1), T0, &mut out).unwrap();
+    t.set_rdy("a", a, 1, 10, T0, &mut out);
+    t.pause();
+    t.publish(bodies(2), T0, &mut out).unwrap();
+    assert_eq!((t.depth(), out.delivered.len()), (2, 0));
+    t.unpause(T0, &mut out);
+    assert_eq!((t.depth(), out.delivered.len()), (0, 2));
+}
+
+#[test]
+fn dpub_reaches_channels_at_its_deadline() {
+    let mut t = topic("t", 100);
+    let mut out = Recorder::default();
+    // published before any channel exists: the deadline still counts from publish
+    t.publish_deferred(Bytes::from_static(b"later"), 10 * SECOND, T0);
+    let a = t
+        .subscribe("a", 1, settings(1), T0 + SECOND, &mut out)
+        .unwrap();
+    t.set_rdy("a", a, 1, 10, T0 + SECOND, &mut out);
+    assert_eq!(t.channel("a").unwrap().deferred_count(), 1);
+    assert_eq!(t.take_wake(), Some(T0 + 10 * SECOND));
+    t.tick(T0 + 10 * SECOND - 1, &mut out);
+    assert!(out.delivered.is_empty());
+    t.tick(T0 + 10 * SECOND, &mut out);
+    assert_eq!(out.delivered.len(), 1);
+}
+
+#[test]
+fn wake_reports_new_earlier_deadlines() {
+    let mut t = topic("t", 100);
+    let mut out = Recorder::default();
+    let a = t.subscribe("a", 1, settings(1), T0, &mut out).unwrap();
+    assert_eq!(t.take_wake(), None);
+    t.set_rdy("a", a, 1, 10, T0, &mut out);
+    t.publish(bodies(1), T0, &mut out).unwrap();
+    assert_eq!(t.take_wake(), Some(T0 + 60 * SECOND));
+    assert_eq!(t.take_wake(), None);
+    assert_eq!(t.next_deadline(T0), Some(T0 + 60 * SECOND));
+}
+
+#[test]
+fn mpub_is_all_or_nothing_when_memory_is_short() {
+    let mut t = topic("t", 3);
+    let mut out = Recorder::default();
+    t.subscribe("a", 1, settings(1), T0, &mut out).unwrap();
+    t.publish(bodies(2), T0, &mut out).unwrap();
+    assert!(t.publish(bodies(2), T0, &mut out).is_err());
+    assert_eq!(t.channel("a").unwrap().depth(), 2);
+    assert_eq!(t.message_count, 2);
+    t.publish(bodies(1), T0, &mut out).unwrap();
+    assert_eq!(t.channel("a").unwrap().depth(), 3);
+}
+
+#[test]
+fn ephemeral_channel_and_topic_vanish_with_their_last_consumer() {
+    let mut t = topic("t#ephemeral", 100);
+    let mut out = Recorder::default();
+    let a = t
+        .subscribe("c#ephemeral", 1, settings(1), T0, &mut out)
+        .unwrap();
+    let b = t
+        .subscribe("c#ephemeral", 2, settings(2), T0, &mut out)
+        .unwrap();
+    assert_eq!(t.unsubscribe("c#ephemeral", a, 1), Unsubscribed::default());
+    assert_eq!(
+        t.unsubscribe("c#ephemeral", b, 2),
+        Unsubscribed {
+            channel_deleted: true,
+            topic_should_go: true
+        }
+    );
+    // a durable channel stays
+    let mut d = topic("d", 100);
+    let c = d.subscribe("c", 1, settings(1), T0, &mut out).unwrap();
+    assert_eq!(d.unsubscribe("c", c, 1), Unsubscribed::default());
+    assert_eq!(d.channel_count(), 1);
+}
+
+#[test]
+fn deleting_a_channel_closes_its_consumers() {
+    let mut t = topic("t", 100);
+    let mut out = Recorder::default();
+    t.subscribe("a", 7, settings(1), T0, &mut out).unwrap();
+    assert!(t.delete_channel("a", &mut out));
+    assert!(!t.delete_channel("a", &mut out));
+    assert_eq!(out.closed, vec![7]);
+}
+
+#[test]
+fn a_large_backlog_moves_in_bounded_steps() {
+    let mut t = topic("t", 100_000);
+    let mut out = Recorder::default();
+    t.publish(bodies(PUMP_BATCH + 10), T0, &mut out).unwrap();
+    t.subscribe("a", 1, settings(1), T0, &mut out).unwrap();
+    assert_eq!(t.depth(), 10);
+    assert_eq!(t.take_wake(), Some(T0), "asks to be called again at once");
+    t.tick(T0, &mut out);
+    assert_eq!(t.depth(), 0);
+    assert_eq!(t.channel("a").unwrap().depth() as usize, PUMP_BATCH + 10);
+}

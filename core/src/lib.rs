@@ -1,0 +1,18 @@
+//! NSQ's rules as pure state machines.
+//!
+//! Nothing in this crate touches a socket, a file, the system clock or a
+//! thread-local RNG: time comes in as a value (`now`), randomness from seeded
+//! generators owned by the state machines, and all I/O goes out as requests
+//! that a runtime performs (see `io`). `runtime-tokio` drives this crate in
+//! production and `runtime-sim` under the deterministic simulator.
+#![forbid(unsafe_code)]
+
+pub mod broker;
+pub mod io;
+pub mod options;
+pub mod wire;
+
+pub use options::Options;
+
+/// The version we report wherever NSQ reports its own.
+pub const NSQ_VERSION: &str = "1.3.0";

@@ -1,0 +1,294 @@
+use super::*;
+use quickcheck::{quickcheck, TestResult};
+
+fn parse_all(
+    input: &[u8],
+    cuts: &[usize],
+) -> (Vec<Result<Command, ClientError>>, Option<ParseError>) {
+    let limits = Limits::default();
+    let mut parser = CommandParser::new(limits);
+    let mut rules = StatelessRules(limits);
+    let mut buf = BytesMut::new();
+    let mut out = Vec::new();
+    let mut points: Vec<usize> = cuts
+        .iter()
+        .map(|c| if input.is_empty() { 0 } else { c % input.len() })
+        .collect();
+    points.push(input.len());
+    points.sort_unstable();
+    let mut from = 0;
+    for p in points {
+        buf.extend_from_slice(&input[from..p]);
+        from = p;
+        loop {
+            match parser.next(&mut buf, &mut rules) {
+                Ok(Some(raw)) => out.push(Command::from_raw(raw, &limits)),
+                Ok(None) => break,
+                Err(e) => return (out, Some(e)),
+            }
+        }
+    }
+    (out, None)
+}
+
+fn one(input: &[u8]) -> Result<Command, ClientError> {
+    let (mut cmds, err) = parse_all(input, &[]);
+    if let Some(ParseError::Client(e)) = err {
+        return Err(e);
+    }
+    assert_eq!(cmds.len(), 1, "{input:?}");
+    cmds.remove(0)
+}
+
+fn err_text(input: &[u8]) -> String {
+    one(input).unwrap_err().to_string()
+}
+
+#[test]
+fn parses_every_command() {
+    let id = b"0123456789abcdef";
+    let mut wire = BytesMut::new();
+    encode::identify(&mut wire, b"{}");
+    encode::sub(&mut wire, "t", "c");
+    encode::rdy(&mut wire, 10);
+    encode::fin(&mut wire, &MessageId(*id));
+    encode::req(&mut wire, &MessageId(*id), 5000);
+    encode::touch(&mut wire, &MessageId(*id));
+    encode::publish(&mut wire, "t", b"hello");
+    encode::mpub(&mut wire, "t", &[b"a".as_slice(), b"bc".as_slice()]);
+    encode::dpub(&mut wire, "t", 1000, b"later");
+    encode::nop(&mut wire);
+    encode::cls(&mut wire);
+    encode::auth(&mut wire, b"secret");
+    let (cmds, err) = parse_all(&wire, &[]);
+    assert_eq!(err, None);
+    let cmds: Vec<Command> = cmds.into_iter().map(Result::unwrap).collect();
+    let mid = MessageId(*id);
+    assert_eq!(
+        cmds,
+        vec![
+            Command::Identify(Bytes::from_static(b"{}")),
+            Command::Sub {
+                topic: "t".into(),
+                channel: "c".into()
+            },
+            Command::Rdy(10),
+            Command::Fin(mid),
+            Command::Req {
+                id: mid,
+                delay_ms: 5000,
+                requested_ms: 5000
+            },
+            Command::Touch(mid),
+            Command::Pub {
+                topic: "t".into(),
+                body: Bytes::from_static(b"hello")
+            },
+            Command::Mpub {
+                topic: "t".into(),
+                bodies: vec![Bytes::from_static(b"a"), Bytes::from_static(b"bc")]
+            },
+            Command::Dpub {
+                topic: "t".into(),
+                delay_ms: 1000,
+                body: Bytes::from_static(b"later")
+            },
+            Command::Nop,
+            Command::Cls,
+            Command::Auth(Bytes::from_static(b"secret")),
+        ]
+    );
+}
+
+#[test]
+fn crlf_and_bare_rdy() {
+    assert_eq!(one(b"RDY\r\n"), Ok(Command::Rdy(1)));
+    assert_eq!(one(b"NOP\r\n"), Ok(Command::Nop));
+}
+
+// The texts below are byte-exact captures from Go nsqd v1.3.0 (shared/fixtures/tcp-samples).
+#[test]
+fn nsq_error_texts() {
+    assert_eq!(err_text(b"BOGUS\n"), "E_INVALID invalid command BOGUS");
+    assert_eq!(
+        err_text(b"PUB bad!topic\n"),
+        "E_BAD_TOPIC PUB topic name \"bad!topic\" is not valid"
+    );
+    assert_eq!(
+        err_text(b"SUB bad!topic ch\n"),
+        "E_BAD_TOPIC SUB topic name \"bad!topic\" is not valid"
+    );
+    assert_eq!(
+        err_text(b"SUB t bad!channel\n"),
+        "E_BAD_CHANNEL SUB channel name \"bad!channel\" is not valid"
+    );
+    assert_eq!(
+        err_text(b"MPUB t\n\x00\x00\x00\x04\x00\x00\x00\x00"),
+        "E_BAD_BODY MPUB invalid message count 0"
+    );
+    assert_eq!(
+        err_text(b"PUB t\n\x00\x10\x00\x01"),
+        "E_BAD_MESSAGE PUB message too big 1048577 > 1048576"
+    );
+    assert_eq!(
+        err_text(b"PUB t\n\x00\x00\x00\x00"),
+        "E_BAD_MESSAGE PUB invalid message body size 0"
+    );
+    assert_eq!(
+        err_text(b"DPUB t 3600001\n"),
+        "E_INVALID DPUB timeout 3600001 out of range 0-3600000"
+    );
+    assert_eq!(err_text(b"FIN 123\n"), "E_INVALID invalid message ID");
+    assert_eq!(
+        err_text(b"MPUB t\n\x00\x00\x00\x08\x00\x00\x00\x01\x00\x00\x00\x00"),
+        "E_BAD_MESSAGE MPUB invalid message(0) body size 0"
+    );
+    assert_eq!(
+        err_text(b"RDY x\n"),
+        "E_INVALID RDY could not parse count x"
+    );
+    assert_eq!(
+        err_text(b"REQ 0123456789abcdef x\n"),
+        "E_INVALID REQ could not parse timeout x"
+    );
+    assert_eq!(
+        err_text(b"REQ 0123456789abcdef\n"),
+        "E_INVALID REQ insufficient number of params"
+    );
+    assert_eq!(
+        err_text(b"SUB t\n"),
+        "E_INVALID SUB insufficient number of parameters"
+    );
+    assert_eq!(
+        err_text(b"DPUB t\n"),
+        "E_INVALID DPUB insufficient number of parameters"
+    );
+    assert_eq!(
+        err_text(b"MPUB bad!\n"),
+        "E_BAD_TOPIC E_BAD_TOPIC MPUB topic name \"bad!\" is not valid"
+    );
+    assert_eq!(
+        err_text(b"IDENTIFY\n\x00\x60\x00\x00"),
+        "E_BAD_BODY IDENTIFY body too big 6291456 > 5242880"
+    );
+    assert_eq!(
+        err_text(b"IDENTIFY\n\xff\xff\xff\xff"),
+        "E_BAD_BODY IDENTIFY invalid body size -1"
+    );
+    assert_eq!(err_text(b"\n"), "E_INVALID invalid command ");
+}
+
+#[test]
+fn req_timeout_is_clamped_not_refused() {
+    assert_eq!(
+        one(b"REQ 0000000000000000 3600001\n"),
+        Ok(Command::Req {
+            id: MessageId(*b"0000000000000000"),
+            delay_ms: 3_600_000,
+            requested_ms: 3_600_001
+        })
+    );
+}
+
+#[test]
+fn mpub_must_fill_its_body() {
+    assert_eq!(
+        err_text(b"MPUB t\n\x00\x00\x00\x0a\x00\x00\x00\x01\x00\x00\x00\x01ab"),
+        "E_BAD_BODY MPUB body has 1 bytes beyond its 1 messages"
+    );
+    assert_eq!(
+        err_text(b"MPUB t\n\x00\x00\x00\x09\x00\x00\x00\x01\x00\x00\x00\x02a"),
+        "E_BAD_MESSAGE MPUB failed to read message body"
+    );
+}
+
+#[test]
+fn a_bad_topic_is_refused_before_the_body_arrives() {
+    let (cmds, err) = parse_all(b"PUB bad!topic\n", &[]);
+    assert!(cmds.is_empty());
+    assert!(matches!(err, Some(ParseError::Client(e)) if e.code == "E_BAD_TOPIC"));
+}
+
+#[test]
+fn long_lines_close_silently() {
+    let mut line = vec![b'X'; MAX_LINE_LEN];
+    let (_, err) = parse_all(&line, &[]);
+    assert_eq!(err, Some(ParseError::LineTooLong));
+    line.truncate(MAX_LINE_LEN - 1);
+    line.push(b'\n');
+    let (cmds, err) = parse_all(&line, &[]);
+    assert_eq!(err, None);
+    assert_eq!(cmds.len(), 1);
+}
+
+#[test]
+fn eof_errors_name_the_missing_piece() {
+    let limits = Limits::default();
+    let mut rules = StatelessRules(limits);
+    let cases: [(&[u8], Option<&str>); 5] = [
+        (b"PUB t", None),
+        (
+            b"PUB t\n\x00\x00",
+            Some("E_BAD_MESSAGE PUB failed to read message body size"),
+        ),
+        (
+            b"PUB t\n\x00\x00\x00\x05ab",
+            Some("E_BAD_MESSAGE PUB failed to read message body"),
+        ),
+        (
+            b"IDENTIFY\n\x00\x00\x00\x05{",
+            Some("E_BAD_BODY IDENTIFY failed to read body"),
+        ),
+        (
+            b"MPUB t\n\x00\x00\x00\x10\x00\x00\x00\x02\x00\x00\x00\x01a\x00",
+            Some("E_BAD_MESSAGE MPUB failed to read message(1) body size"),
+        ),
+    ];
+    for (input, want) in cases {
+        let mut parser = CommandParser::new(limits);
+        let mut buf = BytesMut::from(input);
+        assert_eq!(parser.next(&mut buf, &mut rules), Ok(None));
+        assert_eq!(
+            parser.eof_error(&buf).map(|e| e.to_string()).as_deref(),
+            want,
+            "{input:?}"
+        );
+    }
+}
+
+fn arbitrary_stream(ops: &[(u8, Vec<u8>)]) -> BytesMut {
+    let mut wire = BytesMut::new();
+    for (kind, data) in ops {
+        let body: Vec<u8> = if data.is_empty() {
+            vec![b'x']
+        } else {
+            data.clone()
+        };
+        let id = MessageId::from_guid(data.len() as u64);
+        match kind % 8 {
+            0 => encode::publish(&mut wire, "topic", &body),
+            1 => encode::mpub(&mut wire, "topic", &[body.clone(), body.clone()]),
+            2 => encode::dpub(&mut wire, "t.x", 10, &body),
+            3 => encode::fin(&mut wire, &id),
+            4 => encode::req(&mut wire, &id, data.len() as u64),
+            5 => encode::rdy(&mut wire, data.len() as u64),
+            6 => encode::identify(&mut wire, &body),
+            _ => encode::nop(&mut wire),
+        }
+    }
+    wire
+}
+
+quickcheck! {
+    fn split_anywhere_equals_one_shot(ops: Vec<(u8, Vec<u8>)>, cuts: Vec<usize>) -> TestResult {
+        let wire = arbitrary_stream(&ops);
+        let whole = parse_all(&wire, &[]);
+        let split = parse_all(&wire, &cuts);
+        TestResult::from_bool(whole == split && whole.0.len() == ops.len())
+    }
+
+    fn garbage_never_panics(input: Vec<u8>, cuts: Vec<usize>) -> bool {
+        let _ = parse_all(&input, &cuts);
+        true
+    }
+}
