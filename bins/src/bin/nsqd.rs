@@ -1,0 +1,46 @@
+//! nsqd: receives, queues and delivers messages (NSQ v1.3.0 compatible).
+
+use clap::Parser;
+use nsq_bins::cli::{self, nsqd::NsqdFlags};
+use nsq_runtime_tokio::Nsqd;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let flags = NsqdFlags::parse_from(cli::args::normalize(std::env::args_os()));
+    if flags.version {
+        println!("{}", cli::version_line("nsqd"));
+        return ExitCode::SUCCESS;
+    }
+    let settings = match flags.resolve(&cli::hostname()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("[nsqd] FATAL: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    cli::logging::init(&settings.log_level);
+    tracing::info!("{}", cli::version_line("nsqd"));
+    tracing::info!("ID: {}", settings.options.node_id);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("[nsqd] FATAL: failed to start the runtime - {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async move {
+        let nsqd = match Nsqd::start(settings.options).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!("failed to instantiate nsqd - {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        nsq_runtime_tokio::signal::shutdown_signal().await;
+        nsqd.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,212 @@
+//! `--config` files: TOML with NSQ's keys (flag names with `_`), read the
+//! way NSQ's go-options reads them: durations as strings ("60s") or integer
+//! milliseconds, lists as arrays or comma-separated strings.
+
+use super::duration;
+use std::time::Duration;
+use toml::{Table, Value};
+
+#[derive(Debug, Default)]
+pub struct ConfigFile {
+    table: Table,
+    path: String,
+}
+
+impl ConfigFile {
+    pub fn load(path: &str) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("failed to load config file {path} - {e}"))?;
+        Self::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &str) -> Result<Self, String> {
+        let table: Table = text
+            .parse()
+            .map_err(|e| format!("failed to load config file {path} - {e}"))?;
+        Ok(ConfigFile {
+            table,
+            path: path.to_string(),
+        })
+    }
+
+    fn err(&self, key: &str, v: &Value, want: &str) -> String {
+        format!("config file {}: {key} = {v} is not {want}", self.path)
+    }
+
+    pub fn string(&self, key: &str) -> Result<Option<String>, String> {
+        match self.table.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Integer(i)) => Ok(Some(i.to_string())),
+            Some(v) => Err(self.err(key, v, "a string")),
+        }
+    }
+
+    pub fn int(&self, key: &str) -> Result<Option<i64>, String> {
+        match self.table.get(key) {
+            None => Ok(None),
+            Some(Value::Integer(i)) => Ok(Some(*i)),
+            Some(v @ Value::String(s)) => s
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| self.err(key, v, "an integer")),
+            Some(v) => Err(self.err(key, v, "an integer")),
+        }
+    }
+
+    pub fn float(&self, key: &str) -> Result<Option<f64>, String> {
+        match self.table.get(key) {
+            None => Ok(None),
+            Some(Value::Float(f)) => Ok(Some(*f)),
+            Some(Value::Integer(i)) => Ok(Some(*i as f64)),
+            Some(v @ Value::String(s)) => s
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| self.err(key, v, "a number")),
+            Some(v) => Err(self.err(key, v, "a number")),
+        }
+    }
+
+    /// NSQ's go-options reads integer booleans inverted (0 = true); we read
+    /// them the obvious way (non-zero = true) and document the difference.
+    pub fn bool(&self, key: &str) -> Result<Option<bool>, String> {
+        match self.table.get(key) {
+            None => Ok(None),
+            Some(Value::Boolean(b)) => Ok(Some(*b)),
+            Some(Value::Integer(i)) => Ok(Some(*i != 0)),
+            Some(v @ Value::String(s)) => match s.to_ascii_lowercase().as_str() {
+                "1" | "t" | "true" => Ok(Some(true)),
+                "0" | "f" | "false" => Ok(Some(false)),
+                _ => Err(self.err(key, v, "a boolean")),
+            },
+            Some(v) => Err(self.err(key, v, "a boolean")),
+        }
+    }
+
+    pub fn duration(&self, key: &str) -> Result<Option<Duration>, String> {
+        match self.table.get(key) {
+            None => Ok(None),
+            Some(Value::Integer(ms)) if *ms >= 0 => Ok(Some(Duration::from_millis(*ms as u64))),
+            Some(Value::String(s)) => duration::parse(s)
+                .map(Some)
+                .map_err(|e| format!("config file {}: {key}: {e}", self.path)),
+            Some(v) => Err(self.err(key, v, "a duration")),
+        }
+    }
+
+    pub fn strings(&self, key: &str) -> Result<Option<Vec<String>>, String> {
+        match self.table.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.split(',').map(str::to_string).collect())),
+            Some(v @ Value::Array(a)) => a
+                .iter()
+                .map(|x| {
+                    x.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| self.err(key, v, "a list of strings"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(v) => Err(self.err(key, v, "a list of strings")),
+        }
+    }
+
+    pub fn floats(&self, key: &str) -> Result<Option<Vec<f64>>, String> {
+        match self.table.get(key) {
+            None => Ok(None),
+            Some(v @ Value::String(s)) => s
+                .split(',')
+                .map(|x| {
+                    x.trim()
+                        .parse()
+                        .map_err(|_| self.err(key, v, "a list of numbers"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(v @ Value::Array(a)) => a
+                .iter()
+                .map(|x| {
+                    x.as_float()
+                        .or_else(|| x.as_integer().map(|i| i as f64))
+                        .ok_or_else(|| self.err(key, v, "a list of numbers"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(v) => Err(self.err(key, v, "a list of numbers")),
+        }
+    }
+}
+
+/// Resolves one option: the flag if given, else the config file, else the default.
+pub fn pick<T>(flag: Option<T>, file: Result<Option<T>, String>, default: T) -> Result<T, String> {
+    match flag {
+        Some(v) => Ok(v),
+        None => Ok(file?.unwrap_or(default)),
+    }
+}
+
+/// Like [`pick`] for repeatable flags, where an empty list means "not given".
+pub fn pick_list<T>(
+    flag: Vec<T>,
+    file: Result<Option<Vec<T>>, String>,
+    default: Vec<T>,
+) -> Result<Vec<T>, String> {
+    if !flag.is_empty() {
+        return Ok(flag);
+    }
+    Ok(file?.unwrap_or(default))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_values_the_way_nsq_does() {
+        let c = ConfigFile::parse(
+            r#"
+mem_queue_size = 5
+msg_timeout = "90s"
+sync_timeout = 1500
+nsqlookupd_tcp_addresses = ["a:4160", "b:4160"]
+auth_http_addresses = "x:1,y:2"
+snappy = false
+e2e_processing_latency_percentiles = [1.0, 0.99]
+"#,
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(c.int("mem_queue_size"), Ok(Some(5)));
+        assert_eq!(c.duration("msg_timeout"), Ok(Some(Duration::from_secs(90))));
+        assert_eq!(
+            c.duration("sync_timeout"),
+            Ok(Some(Duration::from_millis(1500)))
+        );
+        assert_eq!(
+            c.strings("nsqlookupd_tcp_addresses"),
+            Ok(Some(vec!["a:4160".into(), "b:4160".into()]))
+        );
+        assert_eq!(
+            c.strings("auth_http_addresses"),
+            Ok(Some(vec!["x:1".into(), "y:2".into()]))
+        );
+        assert_eq!(c.bool("snappy"), Ok(Some(false)));
+        assert_eq!(
+            c.floats("e2e_processing_latency_percentiles"),
+            Ok(Some(vec![1.0, 0.99]))
+        );
+        assert!(c.int("msg_timeout").is_err());
+        assert_eq!(c.int("missing"), Ok(None));
+        assert_eq!(pick(Some(1), c.int("mem_queue_size"), 9), Ok(1));
+        assert_eq!(pick(None, c.int("mem_queue_size"), 9), Ok(5));
+        assert_eq!(pick(None, c.int("nope"), 9), Ok(9));
+    }
+
+    #[test]
+    fn bad_files_are_clear_errors() {
+        let e = ConfigFile::parse("x = = 1", "bad.toml").unwrap_err();
+        assert!(e.starts_with("failed to load config file bad.toml"), "{e}");
+    }
+}

@@ -1,0 +1,278 @@
+//! Test harness: the real binaries on loopback port 0, raw protocol clients.
+#![allow(dead_code)]
+
+use bytes::BytesMut;
+use nsq_core::wire::frame::{Frame, FrameDecoder};
+use std::io::{BufRead, BufReader, Read as _, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// `shared/fixtures` beside the checkout.
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
+}
+
+/// A running binary, killed when dropped.
+pub struct Proc {
+    child: Child,
+    pub logs: Arc<Mutex<Vec<String>>>,
+    pub addrs: Vec<(String, SocketAddr)>,
+}
+
+impl Proc {
+    /// Starts `bin` and waits until it logged `listening on` for each of `labels`.
+    pub fn start(bin: &str, args: &[String], labels: &[&str]) -> Proc {
+        let mut child = Command::new(bin)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {bin}: {e}"));
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let sink = Arc::clone(&logs);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line.clone());
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let mut addrs = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while addrs.len() < labels.len() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = match rx.recv_timeout(left) {
+                Ok(l) => l,
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("{bin} did not start; logs: {:?}", logs.lock().unwrap());
+                }
+            };
+            for label in labels {
+                let key = format!("{label}: listening on ");
+                if let Some(pos) = line.find(&key) {
+                    let addr = line[pos + key.len()..]
+                        .trim()
+                        .parse()
+                        .expect("listen address");
+                    addrs.push((label.to_string(), addr));
+                }
+            }
+        }
+        Proc { child, logs, addrs }
+    }
+
+    pub fn addr(&self, label: &str) -> SocketAddr {
+        self.addrs
+            .iter()
+            .find(|(l, _)| l == label)
+            .map(|(_, a)| *a)
+            .expect("label")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal and waits for the exit status.
+    pub fn signal_and_wait(&mut self, sig: &str) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status();
+        self.child.wait().expect("wait")
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// nsqd on loopback with a fresh data dir.
+pub struct Nsqd {
+    pub proc: Proc,
+    pub dir: tempfile::TempDir,
+}
+
+impl Nsqd {
+    pub fn start(extra: &[&str]) -> Nsqd {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Self::start_in(dir, extra)
+    }
+
+    pub fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Nsqd {
+        let mut args: Vec<String> = vec![
+            "--tcp-address=127.0.0.1:0".into(),
+            "--http-address=127.0.0.1:0".into(),
+            format!("--data-path={}", dir.path().display()),
+            "--node-id=7".into(),
+            "--broadcast-address=127.0.0.1".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let proc = Proc::start(env!("CARGO_BIN_EXE_nsqd"), &args, &["TCP"]);
+        Nsqd { proc, dir }
+    }
+
+    pub fn tcp(&self) -> SocketAddr {
+        self.proc.addr("TCP")
+    }
+
+    /// A connection that has sent the magic.
+    pub fn client(&self) -> Client {
+        let mut c = Client::connect(self.tcp());
+        c.send(b"  V2");
+        c
+    }
+}
+
+/// A raw protocol client with blocking reads and timeouts.
+pub struct Client {
+    pub stream: TcpStream,
+    buf: BytesMut,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Got {
+    Frame(Frame),
+    Closed,
+    Timeout,
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_nodelay(true).ok();
+        Client {
+            stream,
+            buf: BytesMut::new(),
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("send");
+    }
+
+    pub fn send_with(&mut self, f: impl FnOnce(&mut BytesMut)) {
+        let mut b = BytesMut::new();
+        f(&mut b);
+        self.send(&b);
+    }
+
+    pub fn read(&mut self, timeout: Duration) -> Got {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(f) = FrameDecoder::default()
+                .decode(&mut self.buf)
+                .expect("valid frames")
+            {
+                return Got::Frame(f);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Got::Timeout;
+            }
+            self.stream.set_read_timeout(Some(left)).ok();
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return Got::Closed,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Got::Timeout
+                }
+                Err(_) => return Got::Closed,
+            }
+        }
+    }
+
+    /// The next frame, skipping heartbeats; panics on close or timeout.
+    pub fn frame(&mut self) -> Frame {
+        loop {
+            match self.read(Duration::from_secs(5)) {
+                Got::Frame(Frame::Response(b)) if &b[..] == b"_heartbeat_" => continue,
+                Got::Frame(f) => return f,
+                other => panic!("expected a frame, got {other:?}"),
+            }
+        }
+    }
+
+    pub fn response(&mut self) -> String {
+        match self.frame() {
+            Frame::Response(b) => String::from_utf8_lossy(&b).into_owned(),
+            other => panic!("expected a response, got {other:?}"),
+        }
+    }
+
+    pub fn error(&mut self) -> String {
+        match self.frame() {
+            Frame::Error(b) => String::from_utf8_lossy(&b).into_owned(),
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    /// The first error frame, skipping responses (e.g. the OK of a SUB).
+    pub fn first_error(&mut self) -> String {
+        loop {
+            match self.frame() {
+                Frame::Error(b) => return String::from_utf8_lossy(&b).into_owned(),
+                Frame::Response(_) => continue,
+                other => panic!("expected an error, got {other:?}"),
+            }
+        }
+    }
+
+    /// The next heartbeat (nothing else may arrive first).
+    pub fn heartbeat(&mut self) {
+        match self.read(Duration::from_secs(5)) {
+            Got::Frame(Frame::Response(b)) if &b[..] == b"_heartbeat_" => {}
+            other => panic!("expected a heartbeat, got {other:?}"),
+        }
+    }
+
+    pub fn message(&mut self) -> nsq_core::wire::Message {
+        match self.frame() {
+            Frame::Message(m) => m,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+
+    /// True if the server closes the connection within `timeout`.
+    pub fn closed_within(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.read(deadline.saturating_duration_since(Instant::now())) {
+                Got::Closed => return true,
+                Got::Timeout => return false,
+                Got::Frame(_) => continue,
+            }
+        }
+    }
+
+    /// Closes the write side (the server sees EOF).
+    pub fn shutdown_write(&mut self) {
+        self.stream.shutdown(std::net::Shutdown::Write).ok();
+    }
+}
+
+pub fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
+}

@@ -1,0 +1,151 @@
+//! [`BrokerOps`] for one connection: each call takes the lock of the one
+//! topic it names, and remembers that topic for the next call.
+
+use super::registry::{Registry, TopicCell, TopicState};
+use super::shared::{Deliver, Handle};
+use bytes::Bytes;
+use nsq_core::broker::inflight::InFlightError;
+use nsq_core::broker::{BrokerOps, ConsumerSettings, Subscription};
+use nsq_core::io::Nanos;
+use nsq_core::wire::MessageId;
+use std::sync::Arc;
+
+pub struct ConnOps<'a> {
+    pub registry: &'a Registry,
+    pub me: &'a Handle,
+    /// The subscribed topic.
+    pub sub_cell: &'a mut Option<Arc<TopicCell>>,
+    /// The topic last published to.
+    pub pub_cell: &'a mut Option<Arc<TopicCell>>,
+}
+
+impl ConnOps<'_> {
+    /// Runs `f` on the live topic `name`, creating it if needed.
+    fn on_topic<T>(
+        registry: &Registry,
+        cache: &mut Option<Arc<TopicCell>>,
+        name: &str,
+        f: impl FnOnce(&mut TopicState) -> T,
+    ) -> T {
+        let mut f = Some(f);
+        loop {
+            let cell = match cache.as_ref() {
+                Some(c) if c.name == name => Arc::clone(c),
+                _ => registry.get_or_create(name),
+            };
+            let mut st = cell.lock();
+            if st.deleted {
+                drop(st);
+                registry.remove_if_same(&cell);
+                *cache = None;
+                continue;
+            }
+            let r = (f.take().expect("called once: the loop returns right after"))(&mut st);
+            cell.after_op(&mut st);
+            drop(st);
+            *cache = Some(cell);
+            return r;
+        }
+    }
+
+    /// Runs `f` on the subscribed topic, if it still exists.
+    fn on_sub<T>(&mut self, f: impl FnOnce(&mut TopicState) -> T) -> Option<T> {
+        let cell = self.sub_cell.as_ref()?;
+        let mut st = cell.lock();
+        if st.deleted {
+            return None;
+        }
+        let r = f(&mut st);
+        cell.after_op(&mut st);
+        Some(r)
+    }
+}
+
+impl BrokerOps for ConnOps<'_> {
+    fn publish(&mut self, topic: &str, bodies: Vec<Bytes>, now: Nanos) -> Result<(), String> {
+        Self::on_topic(self.registry, self.pub_cell, topic, |st| {
+            st.topic.publish(bodies, now, &mut Deliver)
+        })
+    }
+
+    fn publish_deferred(
+        &mut self,
+        topic: &str,
+        body: Bytes,
+        delay: Nanos,
+        now: Nanos,
+    ) -> Result<(), String> {
+        Self::on_topic(self.registry, self.pub_cell, topic, |st| {
+            st.topic.publish_deferred(body, delay, now);
+        });
+        Ok(())
+    }
+
+    fn subscribe(
+        &mut self,
+        topic: &str,
+        channel: &str,
+        settings: ConsumerSettings,
+        now: Nanos,
+    ) -> Result<usize, String> {
+        let me = Arc::clone(self.me);
+        Self::on_topic(self.registry, self.sub_cell, topic, |st| {
+            st.topic.subscribe(channel, me, settings, now, &mut Deliver)
+        })
+    }
+
+    fn ready(&mut self, sub: &Subscription, client_id: u64, count: i64, now: Nanos) {
+        self.on_sub(|st| {
+            st.topic
+                .set_rdy(&sub.channel, sub.slot, client_id, count, now, &mut Deliver)
+        });
+    }
+
+    fn finish(
+        &mut self,
+        sub: &Subscription,
+        client_id: u64,
+        id: &MessageId,
+        now: Nanos,
+    ) -> Result<(), InFlightError> {
+        self.on_sub(|st| {
+            st.topic
+                .finish(&sub.channel, sub.slot, client_id, id, now, &mut Deliver)
+                .map(|_| ())
+        })
+        .unwrap_or(Err(InFlightError::NotInFlight))
+    }
+
+    fn requeue(
+        &mut self,
+        sub: &Subscription,
+        client_id: u64,
+        id: &MessageId,
+        delay: Nanos,
+        now: Nanos,
+    ) -> Result<(), String> {
+        self.on_sub(|st| {
+            st.topic.requeue(
+                &sub.channel,
+                sub.slot,
+                client_id,
+                id,
+                delay,
+                now,
+                &mut Deliver,
+            )
+        })
+        .unwrap_or_else(|| Err(InFlightError::NotInFlight.as_str().to_string()))
+    }
+
+    fn touch(
+        &mut self,
+        sub: &Subscription,
+        client_id: u64,
+        id: &MessageId,
+        now: Nanos,
+    ) -> Result<(), InFlightError> {
+        self.on_sub(|st| st.topic.touch(&sub.channel, sub.slot, client_id, id, now))
+            .unwrap_or(Err(InFlightError::NotInFlight))
+    }
+}

@@ -1,0 +1,150 @@
+//! The topics of one nsqd. Each topic lives behind its own lock (with its
+//! channels and their consumers); the map itself is only locked to find or
+//! add a topic, never on the publish/deliver path of a known topic.
+
+use super::shared::{Deliver, Handle};
+use crate::clock;
+use nsq_core::broker::{BrokerConfig, Topic};
+use nsq_core::io::Nanos;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use tokio::sync::Notify;
+
+pub struct TopicState {
+    pub topic: Topic<Handle>,
+    /// Set (under this lock) when the topic leaves the registry; anyone
+    /// holding a stale handle looks it up again.
+    pub deleted: bool,
+}
+
+pub struct TopicCell {
+    pub name: String,
+    state: Mutex<TopicState>,
+    timer: Notify,
+    /// The deadline the topic's timer task sleeps until.
+    armed: AtomicI64,
+}
+
+impl TopicCell {
+    pub fn lock(&self) -> MutexGuard<'_, TopicState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// After changing the topic: wake its timer if a new deadline is earlier
+    /// than the one it sleeps until.
+    pub fn after_op(&self, st: &mut TopicState) {
+        if let Some(w) = st.topic.take_wake() {
+            if w < self.armed.load(Ordering::Acquire) {
+                self.armed.store(w, Ordering::Release);
+                self.timer.notify_one();
+            }
+        }
+    }
+
+    /// Marks the topic deleted (caller holds the lock) and stops its timer.
+    pub fn mark_deleted(&self, st: &mut TopicState) {
+        st.deleted = true;
+        self.timer.notify_one();
+    }
+}
+
+pub struct Registry {
+    topics: RwLock<BTreeMap<String, Arc<TopicCell>>>,
+    cfg: BrokerConfig,
+    seed: u64,
+    created: AtomicU64,
+}
+
+impl Registry {
+    pub fn new(cfg: BrokerConfig, seed: u64) -> Self {
+        Registry {
+            topics: RwLock::new(BTreeMap::new()),
+            cfg,
+            seed,
+            created: AtomicU64::new(0),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<TopicCell>> {
+        self.topics
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    /// The topic, created (with its timer task) if needed.
+    pub fn get_or_create(&self, name: &str) -> Arc<TopicCell> {
+        if let Some(t) = self.get(name) {
+            return t;
+        }
+        let mut map = self.topics.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = map.get(name) {
+            return Arc::clone(t);
+        }
+        let n = self.created.fetch_add(1, Ordering::Relaxed);
+        let seed = self.seed ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let cell = Arc::new(TopicCell {
+            name: name.to_string(),
+            state: Mutex::new(TopicState {
+                topic: Topic::new(name, self.cfg.clone(), seed),
+                deleted: false,
+            }),
+            timer: Notify::new(),
+            armed: AtomicI64::new(Nanos::MAX),
+        });
+        map.insert(name.to_string(), Arc::clone(&cell));
+        drop(map);
+        tracing::info!("TOPIC({name}): created");
+        tokio::spawn(run_timer(Arc::clone(&cell)));
+        cell
+    }
+
+    /// Drops `cell` from the map if it is still the registered one.
+    pub fn remove_if_same(&self, cell: &Arc<TopicCell>) {
+        let mut map = self.topics.write().unwrap_or_else(|e| e.into_inner());
+        if map.get(&cell.name).is_some_and(|c| Arc::ptr_eq(c, cell)) {
+            map.remove(&cell.name);
+        }
+    }
+
+    /// Every topic, in name order.
+    pub fn all(&self) -> Vec<Arc<TopicCell>> {
+        self.topics
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+}
+
+/// Runs a topic's in-flight timeouts, deferrals and backlog pump, sleeping
+/// until the topic's next deadline or until an operation arms an earlier one.
+async fn run_timer(cell: Arc<TopicCell>) {
+    loop {
+        let next = {
+            let mut st = cell.lock();
+            if st.deleted {
+                return;
+            }
+            let now = clock::now();
+            st.topic.tick(now, &mut Deliver);
+            st.topic.take_wake();
+            let next = st.topic.next_deadline(now);
+            cell.armed
+                .store(next.unwrap_or(Nanos::MAX), Ordering::Release);
+            next
+        };
+        match next {
+            Some(d) => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(clock::instant_at(d)) => {}
+                    _ = cell.timer.notified() => {}
+                }
+            }
+            None => cell.timer.notified().await,
+        }
+    }
+}

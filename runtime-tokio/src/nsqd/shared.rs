@@ -1,0 +1,124 @@
+//! What a connection shares with the rest of nsqd: its output buffer (topics
+//! write message frames straight into it under their own lock) and the
+//! signals between its reader, its writer and the broker.
+
+use bytes::BytesMut;
+use nsq_core::broker::Outbox;
+use nsq_core::wire::frame::{put_frame, put_message_frame, FrameType};
+use nsq_core::wire::Message;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::Notify;
+
+/// A subscribed connection as topics see it.
+pub type Handle = Arc<ConnShared>;
+
+#[derive(Debug, Default)]
+pub struct ConnShared {
+    pub id: u64,
+    out: Mutex<BytesMut>,
+    /// Wakes the writer: output is waiting, or it should finish.
+    writer_wake: Notify,
+    /// Wakes the reader: output drained, or the connection must close.
+    reader_wake: Notify,
+    /// The broker asked to close this connection (its channel was deleted).
+    close_requested: AtomicBool,
+    /// The reader is done; the writer flushes what is left and stops.
+    reader_done: AtomicBool,
+    /// The socket failed while writing.
+    writer_failed: AtomicBool,
+}
+
+impl ConnShared {
+    pub fn new(id: u64) -> Self {
+        ConnShared {
+            id,
+            ..Default::default()
+        }
+    }
+
+    fn out(&self) -> MutexGuard<'_, BytesMut> {
+        // A panic while holding this lock cannot leave the buffer invalid.
+        self.out.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn wrote(&self, was_empty: bool) {
+        if was_empty {
+            self.writer_wake.notify_one();
+        }
+    }
+
+    pub fn push_frame(&self, ty: FrameType, data: &[u8]) {
+        let mut out = self.out();
+        let was_empty = out.is_empty();
+        put_frame(&mut *out, ty, data);
+        drop(out);
+        self.wrote(was_empty);
+    }
+
+    pub fn push_message(&self, msg: &Message) {
+        let mut out = self.out();
+        let was_empty = out.is_empty();
+        put_message_frame(&mut *out, msg);
+        drop(out);
+        self.wrote(was_empty);
+    }
+
+    /// Bytes waiting to be written.
+    pub fn pending(&self) -> usize {
+        self.out().len()
+    }
+
+    /// Swaps the pending output into `into` (which must be empty).
+    pub fn take_output(&self, into: &mut BytesMut) {
+        std::mem::swap(&mut *self.out(), into);
+    }
+
+    pub fn request_close(&self) {
+        self.close_requested.store(true, Ordering::Release);
+        self.reader_wake.notify_one();
+    }
+
+    pub fn close_requested(&self) -> bool {
+        self.close_requested.load(Ordering::Acquire) || self.writer_failed.load(Ordering::Acquire)
+    }
+
+    pub fn set_reader_done(&self) {
+        self.reader_done.store(true, Ordering::Release);
+        self.writer_wake.notify_one();
+    }
+
+    pub fn reader_done(&self) -> bool {
+        self.reader_done.load(Ordering::Acquire)
+    }
+
+    pub fn set_writer_failed(&self) {
+        self.writer_failed.store(true, Ordering::Release);
+        self.reader_wake.notify_one();
+    }
+
+    pub async fn writer_wakeup(&self) {
+        self.writer_wake.notified().await
+    }
+
+    pub fn notify_drained(&self) {
+        self.reader_wake.notify_one();
+    }
+
+    pub async fn reader_wakeup(&self) {
+        self.reader_wake.notified().await
+    }
+}
+
+/// The runtime's [`Outbox`]: frames go straight into the consumer's buffer.
+pub struct Deliver;
+
+impl Outbox<Handle> for Deliver {
+    fn deliver(&mut self, to: &Handle, msg: &Message) {
+        to.push_message(msg);
+    }
+
+    fn close(&mut self, to: &Handle) {
+        to.request_close();
+    }
+}
