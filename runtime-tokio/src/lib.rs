@@ -4,6 +4,8 @@
 //! bytes, holds locks and keeps time.
 
 pub mod clock;
+#[cfg(not(madsim))]
+pub mod http_api;
 pub mod nsqd;
 pub mod signal;
 
