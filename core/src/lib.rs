@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod broker;
+pub mod diskqueue;
 pub mod io;
 pub mod options;
 pub mod wire;

@@ -30,6 +30,23 @@ pub trait Backend: Send + fmt::Debug {
     fn empty(&mut self);
     /// Lets downcasting runtimes reach their concrete backend (the diskqueue).
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
+    /// A message taken from here (`msg.origin`) is done with.
+    fn ack(&mut self, _origin: u64) {}
+    /// When a stored message is due, if it was deferred (restored after a restart).
+    fn deferral(&mut self, _id: &crate::wire::MessageId) -> Option<crate::io::Nanos> {
+        None
+    }
+    /// The last error, while the backend is unhealthy.
+    fn health(&self) -> Option<String> {
+        None
+    }
+    /// The diskqueue behind this backend, if it is one.
+    fn disk_queue(&mut self) -> Option<&mut crate::diskqueue::DiskQueue> {
+        None
+    }
+    fn disk_queue_ref(&self) -> Option<&crate::diskqueue::DiskQueue> {
+        None
+    }
 }
 
 /// NSQ's backend for ephemeral topics and channels: overflow is dropped.

@@ -232,6 +232,7 @@ impl<K> Channel<K> {
         if let Some(c) = self.consumers.get_mut(slot) {
             c.finish_count += 1;
         }
+        self.done_with(&entry.msg);
         self.relist(slot);
         self.dispatch(now, out);
         Ok(entry.msg)
@@ -389,6 +390,7 @@ impl<K> Channel<K> {
         // NSQ's sampling: the message is consumed but only some are sent.
         if sample > 0 && self.rng.random_range(0..100) > sample {
             self.ready.push_front(slot);
+            self.done_with(&msg);
             return;
         }
         msg.attempts = msg.attempts.wrapping_add(1);
@@ -407,12 +409,20 @@ impl<K> Channel<K> {
             .insert(InFlightEntry::new(msg, client_id, slot, deadline, now))
         {
             Ok(entry) => out.deliver(&self.consumers[slot].handle, &entry.msg),
-            Err(_) => {
+            Err(InFlightError::AlreadyInFlight) => {
                 // The same id is already out (a duplicate put): drop this copy.
                 self.consumers[slot].in_flight -= 1;
                 self.consumers[slot].message_count -= 1;
                 self.relist(slot);
             }
+            Err(_) => {}
+        }
+    }
+
+    /// A message will not be seen again: release its disk record, if any.
+    fn done_with(&mut self, msg: &Message) {
+        if msg.origin != 0 {
+            self.queue.backend_mut().ack(msg.origin);
         }
     }
 
@@ -423,6 +433,15 @@ impl<K> Channel<K> {
         }
         while let Some(slot) = self.next_ready() {
             let Some(msg) = self.queue.pop() else { break };
+            // A message stored while deferred (restored after a restart) waits for its time.
+            if msg.origin != 0 {
+                if let Some(due) = self.queue.backend_mut().deferral(&msg.id) {
+                    if due > now {
+                        self.defer(msg, due);
+                        continue;
+                    }
+                }
+            }
             self.send(slot, msg, now, out);
         }
     }
@@ -455,6 +474,16 @@ impl<K> Channel<K> {
         }
     }
 
+    /// Shutdown: writes everything held in memory (queued, in flight,
+    /// deferred — with their deadlines in a side file) to the diskqueue and
+    /// asks for a final sync. Without a diskqueue (ephemeral), it is dropped.
+    pub fn persist_for_shutdown(&mut self) {
+        let (queued, in_flight, deferred) = self.drain_for_shutdown();
+        if let Some(dq) = self.queue.backend_mut().disk_queue() {
+            persist_into(dq, queued.into_iter().chain(in_flight), deferred);
+        }
+    }
+
     /// Takes out everything held in memory — queued, in flight (earliest
     /// deadline first), deferred (with deadlines) — for persisting at shutdown.
     pub fn drain_for_shutdown(&mut self) -> (Vec<Message>, Vec<Message>, Vec<(Message, Nanos)>) {
@@ -473,6 +502,28 @@ impl<K> Channel<K> {
             .collect();
         (queued, in_flight, deferred)
     }
+}
+
+/// Appends messages (and deferred ones with their deadlines) to a diskqueue
+/// whose outstanding records are being rewritten this way, and asks for a sync.
+pub(crate) fn persist_into(
+    dq: &mut crate::diskqueue::DiskQueue,
+    msgs: impl Iterator<Item = Message>,
+    deferred: Vec<(Message, Nanos)>,
+) {
+    dq.release_outstanding();
+    for mut m in msgs {
+        m.origin = 0;
+        dq.append_message(&m);
+    }
+    let mut deadlines = Vec::with_capacity(deferred.len());
+    for (mut m, due) in deferred {
+        m.origin = 0;
+        dq.append_message(&m);
+        deadlines.push((m.id, due));
+    }
+    dq.write_deferrals(&deadlines);
+    dq.request_sync();
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use super::guid::GuidFactory;
 use super::inflight::InFlightError;
 use super::outbox::Outbox;
 use super::queue::MsgQueue;
+use crate::diskqueue::{IoJob, IoOutcome};
 use crate::io::Nanos;
 use crate::wire::names::is_ephemeral;
 use crate::wire::{Message, MessageId};
@@ -48,15 +49,46 @@ pub struct Topic<K> {
     pub message_count: u64,
     pub message_bytes: u64,
     wake: Nanos,
+    /// Backlog records moved into channels, acknowledged once the channels
+    /// that took them are durable.
+    transfers: VecDeque<Transfer>,
+    /// Disk work for queues that no longer exist (deleted channels).
+    orphan_jobs: Vec<IoJob>,
+}
+
+/// Backlog records (`origins`) moved into channels, done with once each
+/// channel has synced the record count it had after taking them (`needs`).
+#[derive(Debug)]
+struct Transfer {
+    needs: Vec<(String, u64)>,
+    origins: Vec<u64>,
+}
+
+/// Which queue of a topic: its own backlog, or a channel.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum QueueKey {
+    Backlog,
+    Channel(String),
+    /// Removal of a deleted queue's files.
+    Orphan,
 }
 
 impl<K> Topic<K> {
     pub fn new(name: &str, cfg: BrokerConfig, seed: u64) -> Self {
-        let ephemeral = is_ephemeral(name);
-        let backend = cfg.backend_for(name, None, ephemeral);
+        let backend = cfg.backend_for(name, None, is_ephemeral(name));
+        Self::with_backlog(name, cfg, backend, seed)
+    }
+
+    /// Builds a topic around a backlog the caller made.
+    pub fn with_backlog(
+        name: &str,
+        cfg: BrokerConfig,
+        backend: Box<dyn super::backend::Backend>,
+        seed: u64,
+    ) -> Self {
         Topic {
             name: name.to_string(),
-            ephemeral,
+            ephemeral: is_ephemeral(name),
             paused: false,
             channels: BTreeMap::new(),
             backlog: MsgQueue::new(cfg.mem_queue_size, backend),
@@ -67,6 +99,8 @@ impl<K> Topic<K> {
             message_count: 0,
             message_bytes: 0,
             wake: Nanos::MAX,
+            transfers: VecDeque::new(),
+            orphan_jobs: Vec::new(),
         }
     }
 
@@ -190,6 +224,7 @@ impl<K> Topic<K> {
             if ch.remove_consumer(slot, client_id) {
                 if let Some(mut ch) = self.channels.remove(channel) {
                     ch.empty();
+                    self.retire(ch);
                 }
                 res.channel_deleted = true;
                 res.topic_should_go = self.ephemeral && self.channels.is_empty();
@@ -204,6 +239,7 @@ impl<K> Topic<K> {
             Some(mut ch) => {
                 ch.close_consumers(out);
                 ch.empty();
+                self.retire(ch);
                 true
             }
             None => false,
@@ -220,8 +256,20 @@ impl<K> Topic<K> {
         for (_, mut ch) in std::mem::take(&mut self.channels) {
             ch.close_consumers(out);
             ch.empty();
+            self.retire(ch);
         }
         self.empty();
+        if let Some(dq) = self.backlog.backend_mut().disk_queue() {
+            let job = dq.delete_job();
+            self.orphan_jobs.push(job);
+        }
+    }
+
+    /// A channel is gone: its files go too.
+    fn retire(&mut self, mut ch: Channel<K>) {
+        if let Some(dq) = ch.queue_mut().backend_mut().disk_queue() {
+            self.orphan_jobs.push(dq.delete_job());
+        }
     }
 
     fn fans_out_now(&self) -> bool {
@@ -303,12 +351,32 @@ impl<K> Topic<K> {
             self.note(deadline);
         }
         let mut moved = 0;
+        let mut origins = Vec::new();
         while moved < PUMP_BATCH {
-            let Some(msg) = self.backlog.pop() else { break };
+            let Some(mut msg) = self.backlog.pop() else {
+                break;
+            };
+            if msg.origin != 0 {
+                origins.push(std::mem::take(&mut msg.origin));
+            }
             for ch in self.channels.values_mut() {
                 ch.put_accepted(msg.clone(), now, out);
             }
             moved += 1;
+        }
+        if !origins.is_empty() {
+            let deps: Vec<(String, u64)> = self
+                .channels
+                .iter()
+                .filter_map(|(n, ch)| {
+                    ch.queue()
+                        .backend()
+                        .disk_queue_ref()
+                        .map(|dq| (n.clone(), dq.write_seq()))
+                })
+                .collect();
+            self.transfers.push_back(Transfer { needs: deps, origins });
+            self.settle_transfers();
         }
         for ch in self.channels.values_mut() {
             ch.dispatch(now, out);
@@ -318,6 +386,171 @@ impl<K> Topic<K> {
         if moved == PUMP_BATCH {
             self.note(now);
         }
+    }
+
+    /// Acknowledges backlog records whose channel copies are durable.
+    fn settle_transfers(&mut self) {
+        while let Some(t) = self.transfers.front() {
+            let durable = t.needs.iter().all(|(name, need)| {
+                self.channels
+                    .get(name)
+                    .and_then(|ch| ch.queue().backend().disk_queue_ref())
+                    .is_none_or(|dq| dq.synced_seq() >= *need)
+            });
+            if !durable {
+                break;
+            }
+            if let Some(t) = self.transfers.pop_front() {
+                for o in t.origins {
+                    self.backlog.backend_mut().ack(o);
+                }
+            }
+        }
+    }
+
+    fn queue_mut(&mut self, key: &QueueKey) -> Option<&mut super::queue::MsgQueue> {
+        match key {
+            QueueKey::Backlog => Some(&mut self.backlog),
+            QueueKey::Channel(name) => self.channels.get_mut(name).map(Channel::queue_mut),
+            QueueKey::Orphan => None,
+        }
+    }
+
+    /// Whether any queue has disk work waiting.
+    pub fn wants_io(&self, now: Nanos) -> bool {
+        !self.orphan_jobs.is_empty()
+            || std::iter::once(&self.backlog)
+                .chain(self.channels.values().map(Channel::queue))
+                .filter_map(|q| q.backend().disk_queue_ref())
+                .any(|dq| dq.wants_io(now))
+    }
+
+    /// The disk work of every queue (one job per queue at a time).
+    pub fn poll_io(&mut self, now: Nanos) -> Vec<(QueueKey, IoJob)> {
+        let mut jobs: Vec<(QueueKey, IoJob)> = self
+            .orphan_jobs
+            .drain(..)
+            .map(|j| (QueueKey::Orphan, j))
+            .collect();
+        if let Some(dq) = self.backlog.backend_mut().disk_queue() {
+            if let Some(j) = dq.poll_io(now) {
+                jobs.push((QueueKey::Backlog, j));
+            }
+        }
+        for (name, ch) in self.channels.iter_mut() {
+            if let Some(dq) = ch.queue_mut().backend_mut().disk_queue() {
+                if let Some(j) = dq.poll_io(now) {
+                    jobs.push((QueueKey::Channel(name.clone()), j));
+                }
+            }
+        }
+        jobs
+    }
+
+    /// Takes in a job's outcome; newly loaded messages are delivered.
+    pub fn complete_io(
+        &mut self,
+        key: &QueueKey,
+        outcome: IoOutcome,
+        now: Nanos,
+        out: &mut impl Outbox<K>,
+    ) {
+        if let Some(dq) = self
+            .queue_mut(key)
+            .and_then(|q| q.backend_mut().disk_queue())
+        {
+            dq.complete_io(outcome, now);
+        }
+        self.settle_transfers();
+        match key {
+            QueueKey::Backlog => self.pump(now, out),
+            QueueKey::Channel(name) => {
+                self.with_channel(name, |ch| ch.dispatch(now, out));
+            }
+            QueueKey::Orphan => {}
+        }
+    }
+
+    /// When a queue next wants disk work for time reasons (sync timeout, retry).
+    pub fn next_io_deadline(&self) -> Option<Nanos> {
+        std::iter::once(&self.backlog)
+            .chain(self.channels.values().map(Channel::queue))
+            .filter_map(|q| q.backend().disk_queue_ref())
+            .filter_map(|dq| dq.next_deadline())
+            .min()
+    }
+
+    /// How many records each disk-backed queue has appended: a publisher
+    /// whose records reach these marks on disk may be told OK.
+    pub fn disk_marks(&self) -> Vec<(QueueKey, u64)> {
+        let mut v = Vec::new();
+        if let Some(dq) = self.backlog.backend().disk_queue_ref() {
+            v.push((QueueKey::Backlog, dq.write_seq()));
+        }
+        for (n, ch) in &self.channels {
+            if let Some(dq) = ch.queue().backend().disk_queue_ref() {
+                v.push((QueueKey::Channel(n.clone()), dq.write_seq()));
+            }
+        }
+        v
+    }
+
+    /// Whether every mark is written (or synced, with `synced`); an error
+    /// from a queue that has not reached its mark.
+    pub fn marks_reached(&self, marks: &[(QueueKey, u64)], synced: bool) -> Result<bool, String> {
+        for (key, mark) in marks {
+            let dq = match key {
+                QueueKey::Backlog => self.backlog.backend().disk_queue_ref(),
+                QueueKey::Channel(n) => self
+                    .channels
+                    .get(n)
+                    .and_then(|ch| ch.queue().backend().disk_queue_ref()),
+                QueueKey::Orphan => None,
+            };
+            let Some(dq) = dq else { continue };
+            let reached = if synced {
+                dq.synced_seq()
+            } else {
+                dq.written_seq()
+            };
+            if reached < *mark {
+                if let Some(e) = dq.error() {
+                    return Err(e.to_string());
+                }
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The first disk error of any queue (for /ping health).
+    pub fn health(&self) -> Option<String> {
+        std::iter::once(&self.backlog)
+            .chain(self.channels.values().map(Channel::queue))
+            .find_map(|q| q.backend().health())
+    }
+
+    /// Shutdown: every message held in memory goes to disk (deferred ones
+    /// with their deadlines), and every queue is asked for a final sync.
+    pub fn persist_for_shutdown(&mut self) {
+        for ch in self.channels.values_mut() {
+            ch.persist_for_shutdown();
+        }
+        let queued = self.backlog.drain_memory();
+        let deferred: Vec<(Message, Nanos)> = self.deferred_backlog.drain(..).collect();
+        if let Some(dq) = self.backlog.backend_mut().disk_queue() {
+            super::channel::persist_into(dq, queued.into_iter(), deferred);
+        }
+        self.transfers.clear();
+    }
+
+    /// Whether no queue has disk work left (after a shutdown sync).
+    pub fn io_idle(&self) -> bool {
+        self.orphan_jobs.is_empty()
+            && std::iter::once(&self.backlog)
+                .chain(self.channels.values().map(Channel::queue))
+                .filter_map(|q| q.backend().disk_queue_ref())
+                .all(|dq| !dq.has_pending_writes())
     }
 
     /// Runs due timeouts and deferrals of every channel, and the pump.

@@ -156,7 +156,7 @@ mod tests {
             let mut expected = Vec::new();
             for (i, body) in bodies.iter().enumerate() {
                 if i % 2 == 0 {
-                    let m = Message { id: MessageId::from_guid(i as u64), timestamp: i as i64, attempts: 1, body: Bytes::from(body.clone()) };
+                    let m = Message { id: MessageId::from_guid(i as u64), timestamp: i as i64, attempts: 1, body: Bytes::from(body.clone()), origin: 0 };
                     put_message_frame(&mut wire, &m);
                     expected.push(Frame::Message(m));
                 } else {

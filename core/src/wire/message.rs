@@ -57,6 +57,9 @@ pub struct Message {
     pub timestamp: i64,
     pub attempts: u16,
     pub body: Bytes,
+    /// Where this copy came from in its queue's disk backend (the record's
+    /// sequence number there; 0 = not from disk). Never on the wire.
+    pub origin: u64,
 }
 
 impl fmt::Debug for Message {
@@ -89,6 +92,7 @@ impl Message {
             timestamp,
             attempts: 0,
             body,
+            origin: 0,
         }
     }
 
@@ -127,6 +131,7 @@ impl Message {
             timestamp: i64::from_be_bytes(ts),
             attempts,
             body: raw.slice(MIN_ENCODED_LEN..),
+            origin: 0,
         })
     }
 }
@@ -168,7 +173,7 @@ mod tests {
 
     quickcheck! {
         fn encode_decode_round_trip(ts: i64, attempts: u16, id: u64, body: Vec<u8>) -> bool {
-            let m = Message { id: MessageId::from_guid(id), timestamp: ts, attempts, body: Bytes::from(body) };
+            let m = Message { id: MessageId::from_guid(id), timestamp: ts, attempts, body: Bytes::from(body), origin: 0 };
             Message::decode(Bytes::from(m.encode())) == Ok(m)
         }
     }

@@ -16,3 +16,9 @@ pub const SECOND: Nanos = 1_000 * MS;
 pub fn nanos(d: std::time::Duration) -> Nanos {
     i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
 }
+
+pub mod disk;
+pub mod mem_disk;
+
+pub use disk::Disk;
+pub use mem_disk::MemDisk;

@@ -1,0 +1,128 @@
+//! File names and the metadata file, exactly as go-diskqueue writes them:
+//! `<name>.diskqueue.%06d.dat` segments, `<name>.diskqueue.meta.dat` holding
+//! `depth\nreadFileNum,readPos\nwriteFileNum,writePos\n`. Our own side files
+//! (record checksums, deferral deadlines) sit beside them; Go ignores them.
+
+use std::fmt;
+
+/// A position in the queue: segment number and byte offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
+pub struct Pos {
+    pub file: u64,
+    pub pos: u64,
+}
+
+impl Pos {
+    pub fn new(file: u64, pos: u64) -> Self {
+        Pos { file, pos }
+    }
+}
+
+impl fmt::Display for Pos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{},{}", self.file, self.pos)
+    }
+}
+
+/// The backend name of a channel (NSQ's `getBackendName`).
+pub fn channel_queue_name(topic: &str, channel: &str) -> String {
+    format!("{topic}:{channel}")
+}
+
+pub fn segment(queue: &str, n: u64) -> String {
+    format!("{queue}.diskqueue.{n:06}.dat")
+}
+
+/// One big-endian CRC-32 per record of the segment, in order.
+pub fn checksums(queue: &str, n: u64) -> String {
+    format!("{queue}.diskqueue.{n:06}.crc")
+}
+
+pub fn meta(queue: &str) -> String {
+    format!("{queue}.diskqueue.meta.dat")
+}
+
+/// Deadlines of deferred messages stored in the queue (id → when due).
+pub fn deferrals(queue: &str) -> String {
+    format!("{queue}.diskqueue.deferred.dat")
+}
+
+/// The segment number of a file of `queue`, if `name` is one.
+pub fn segment_number(queue: &str, name: &str) -> Option<u64> {
+    let rest = name.strip_prefix(queue)?.strip_prefix(".diskqueue.")?;
+    let num = rest.strip_suffix(".dat")?;
+    if num.len() < 6 || !num.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    num.parse().ok()
+}
+
+/// The metadata file's contents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Meta {
+    pub depth: i64,
+    pub read: Pos,
+    pub write: Pos,
+}
+
+impl Meta {
+    pub fn encode(&self) -> Vec<u8> {
+        format!("{}\n{}\n{}\n", self.depth, self.read, self.write).into_bytes()
+    }
+
+    /// Parses what Go's `fmt.Fscanf("%d\n%d,%d\n%d,%d\n")` accepts.
+    pub fn parse(raw: &[u8]) -> Result<Meta, String> {
+        let text = std::str::from_utf8(raw).map_err(|_| "metadata is not text".to_string())?;
+        let mut lines = text.split('\n');
+        let bad = || format!("malformed metadata {text:?}");
+        let depth = lines
+            .next()
+            .ok_or_else(bad)?
+            .trim()
+            .parse()
+            .map_err(|_| bad())?;
+        let pos = |l: Option<&str>| -> Result<Pos, String> {
+            let (f, p) = l.ok_or_else(bad)?.trim().split_once(',').ok_or_else(bad)?;
+            Ok(Pos::new(
+                f.trim().parse().map_err(|_| bad())?,
+                p.trim().parse().map_err(|_| bad())?,
+            ))
+        };
+        let read = pos(lines.next())?;
+        let write = pos(lines.next())?;
+        Ok(Meta { depth, read, write })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_go_diskqueue() {
+        assert_eq!(segment("alpha:c1", 1), "alpha:c1.diskqueue.000001.dat");
+        assert_eq!(meta("gamma"), "gamma.diskqueue.meta.dat");
+        assert_eq!(
+            segment_number("alpha", "alpha.diskqueue.000042.dat"),
+            Some(42)
+        );
+        assert_eq!(
+            segment_number("alpha", "alpha:c1.diskqueue.000042.dat"),
+            None
+        );
+        assert_eq!(segment_number("alpha", "alpha.diskqueue.meta.dat"), None);
+    }
+
+    #[test]
+    fn meta_round_trip_and_go_fixture() {
+        let m = Meta {
+            depth: 92,
+            read: Pos::new(0, 390),
+            write: Pos::new(1, 1964),
+        };
+        assert_eq!(m.encode(), b"92\n0,390\n1,1964\n");
+        assert_eq!(Meta::parse(&m.encode()), Ok(m));
+        assert!(Meta::parse(b"x\n").is_err());
+        assert!(Meta::parse(b"1\n2\n3,4\n").is_err());
+    }
+}

@@ -1,0 +1,909 @@
+//! The diskqueue as a state machine: go-diskqueue's files and rules
+//! (segments rolled at --max-bytes-per-file, fsync every --sync-every
+//! records or --sync-timeout), driven without I/O of its own.
+//!
+//! Appends go into an in-memory tail that an [`IoJob`] writes out in one
+//! batch (group commit). The reader takes records from that tail while it
+//! is still in memory and from disk otherwise. Every record handed out stays
+//! *outstanding* until acknowledged (FIN, or rewritten elsewhere and synced):
+//! the read position written to the metadata is the oldest outstanding
+//! record, so a crash redelivers what was in flight instead of losing it.
+
+use super::files::{self, Meta, Pos};
+use super::job::{IoJob, IoOutcome, ReadRequest};
+use super::record;
+use crate::broker::backend::{Backend, BackendError};
+use crate::io::{Nanos, SECOND};
+use crate::options::Options;
+use crate::wire::message::MIN_ENCODED_LEN;
+use crate::wire::{Message, MessageId};
+use bytes::{BufMut, Bytes, BytesMut};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// Bytes read from disk per read job.
+const READ_CHUNK: usize = 1 << 20;
+/// Bytes of records loaded ahead of the reader.
+const READAHEAD_LIMIT: usize = 4 << 20;
+/// Written bytes kept in memory for the reader.
+const TAIL_CACHE: usize = 16 << 20;
+/// How long a failed write waits before it is retried.
+const RETRY_AFTER: Nanos = SECOND;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DqConfig {
+    /// The queue's name: the topic, or `topic:channel`.
+    pub name: String,
+    pub max_bytes_per_file: u64,
+    /// Smallest and largest record NSQ accepts (an encoded message).
+    pub min_msg_size: u32,
+    pub max_msg_size: u32,
+    pub sync_every: u64,
+    pub sync_timeout: Nanos,
+    /// Beyond NSQ: the most bytes this queue may hold on disk (0 = no limit).
+    pub max_disk_bytes: u64,
+}
+
+impl DqConfig {
+    pub fn from_options(name: &str, o: &Options) -> Self {
+        DqConfig {
+            name: name.to_string(),
+            max_bytes_per_file: o.max_bytes_per_file.max(1) as u64,
+            min_msg_size: MIN_ENCODED_LEN as u32,
+            max_msg_size: (o.max_msg_size.max(0) as u64 + MIN_ENCODED_LEN as u64)
+                .min(u32::MAX as u64) as u32,
+            sync_every: o.sync_every.max(1) as u64,
+            sync_timeout: crate::io::nanos(o.sync_timeout),
+            max_disk_bytes: o.max_disk_bytes.max(0) as u64,
+        }
+    }
+}
+
+/// What loading found and repaired.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Records found after the last synced position (kept).
+    pub tail_records: u64,
+    /// Bytes cut off torn or corrupt segment tails.
+    pub dropped_bytes: u64,
+    /// Segment files dropped whole (after a corrupt one).
+    pub dropped_files: Vec<String>,
+    /// What was wrong, for the log.
+    pub notes: Vec<String>,
+}
+
+impl Recovery {
+    pub fn is_clean(&self) -> bool {
+        self.dropped_bytes == 0 && self.dropped_files.is_empty() && self.notes.is_empty()
+    }
+}
+
+#[derive(Debug)]
+struct Building {
+    file: u64,
+    start: u64,
+    data: BytesMut,
+    crcs: BytesMut,
+    records: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Chunk {
+    file: u64,
+    start: u64,
+    data: Bytes,
+    crcs: Bytes,
+    records: u64,
+}
+
+impl Chunk {
+    fn end(&self) -> Pos {
+        Pos::new(self.file, self.start + self.data.len() as u64)
+    }
+
+    fn contains(&self, p: Pos) -> bool {
+        p.file == self.file && p.pos >= self.start && p.pos < self.start + self.data.len() as u64
+    }
+}
+
+#[derive(Debug)]
+struct JobState {
+    epoch: u64,
+    chunks: usize,
+    records: u64,
+    write_to: (Pos, u64),
+    crc_to: u64,
+    sync: bool,
+    watermark: (Pos, u64),
+    remove_below: u64,
+    read_from: Option<Pos>,
+    empties: bool,
+}
+
+#[derive(Debug)]
+pub struct DiskQueue {
+    cfg: DqConfig,
+    /// Bumped by `empty`, so completions of older jobs are recognised.
+    epoch: u64,
+
+    write_end: Pos,
+    write_seq: u64,
+    building: Option<Building>,
+    tail: VecDeque<Chunk>,
+    /// The first `tail_written` chunks of `tail` are on disk.
+    tail_written: usize,
+    tail_bytes: usize,
+    written_end: Pos,
+    written_seq: u64,
+    /// Bytes of checksums written for `written_end.file`.
+    written_crc: u64,
+    synced_seq: u64,
+    dirty_files: BTreeSet<u64>,
+    writes_since_sync: u64,
+    last_sync: Option<Nanos>,
+    force_sync: bool,
+    /// End of every segment before the write segment.
+    finished: BTreeMap<u64, u64>,
+    /// The lowest segment that may still exist on disk.
+    oldest_file: u64,
+    /// After a failed write: truncate the write segment back first.
+    repair: bool,
+
+    read: Pos,
+    read_seq: u64,
+    fetch: Pos,
+    fetch_seq: u64,
+    readahead: VecDeque<(u64, Pos, Bytes)>,
+    readahead_bytes: usize,
+
+    outstanding: BTreeMap<u64, Pos>,
+    /// (synced_seq needed, seq to acknowledge then).
+    pending_acks: VecDeque<(u64, u64)>,
+    persisted_watermark: (Pos, u64),
+
+    /// Deadlines of deferred messages stored in the queue (side file).
+    deferrals: BTreeMap<MessageId, Nanos>,
+    /// Deferrals to write with the next sync (at shutdown).
+    deferrals_to_write: Option<Vec<u8>>,
+
+    job: Option<JobState>,
+    /// Files to remove (an `empty` while a job was in flight).
+    pending_empty: Option<(u64, u64)>,
+    error: Option<String>,
+    retry_at: Nanos,
+    resync: bool,
+    /// Records skipped because a segment turned out corrupt while reading.
+    pub corrupt_skips: u64,
+    pub recovery: Recovery,
+}
+
+impl DiskQueue {
+    /// A queue with no files yet.
+    pub fn new_empty(cfg: DqConfig) -> Self {
+        Self::at(cfg, Pos::default(), Pos::default(), 0, BTreeMap::new())
+    }
+
+    /// A queue whose unread records span `read..write` (`depth` of them).
+    pub(crate) fn at(
+        cfg: DqConfig,
+        read: Pos,
+        write: Pos,
+        depth: u64,
+        finished: BTreeMap<u64, u64>,
+    ) -> Self {
+        let mut read = read;
+        while let Some(&end) = finished.get(&read.file) {
+            if read.pos < end || read >= write {
+                break;
+            }
+            read = Pos::new(read.file + 1, 0);
+        }
+        DiskQueue {
+            cfg,
+            epoch: 0,
+            write_end: write,
+            write_seq: depth,
+            building: None,
+            tail: VecDeque::new(),
+            tail_written: 0,
+            tail_bytes: 0,
+            written_end: write,
+            written_seq: depth,
+            written_crc: 0,
+            synced_seq: depth,
+            dirty_files: BTreeSet::new(),
+            writes_since_sync: 0,
+            last_sync: None,
+            force_sync: false,
+            finished,
+            oldest_file: read.file,
+            repair: false,
+            read,
+            read_seq: 0,
+            fetch: read,
+            fetch_seq: 0,
+            readahead: VecDeque::new(),
+            readahead_bytes: 0,
+            outstanding: BTreeMap::new(),
+            pending_acks: VecDeque::new(),
+            persisted_watermark: (read, 0),
+            deferrals: BTreeMap::new(),
+            deferrals_to_write: None,
+            job: None,
+            pending_empty: None,
+            error: None,
+            retry_at: 0,
+            resync: false,
+            corrupt_skips: 0,
+            recovery: Recovery::default(),
+        }
+    }
+
+    pub(crate) fn set_written_crc(&mut self, crc_len: u64) {
+        self.written_crc = crc_len;
+    }
+
+    pub(crate) fn set_deferrals(&mut self, d: BTreeMap<MessageId, Nanos>) {
+        self.deferrals = d;
+    }
+
+    pub fn config(&self) -> &DqConfig {
+        &self.cfg
+    }
+
+    pub fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    /// Records appended and not yet handed out.
+    pub fn unread(&self) -> u64 {
+        self.write_seq - self.read_seq
+    }
+
+    /// Records handed out and not yet acknowledged.
+    pub fn outstanding(&self) -> usize {
+        self.outstanding.len()
+    }
+
+    /// The metadata that would be written now.
+    pub fn meta(&self) -> Meta {
+        let (w, seq) = self.watermark();
+        Meta {
+            depth: (self.write_seq - seq) as i64,
+            read: w,
+            write: self.write_end,
+        }
+    }
+
+    /// Bytes this queue holds on disk (or is about to write).
+    pub fn disk_bytes(&self) -> u64 {
+        self.finished
+            .range(self.oldest_file..)
+            .map(|(_, end)| *end)
+            .sum::<u64>()
+            + self.write_end.pos
+    }
+
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    /// Records appended so far (this process's count).
+    pub fn write_seq(&self) -> u64 {
+        self.write_seq
+    }
+
+    /// Records handed to the OS (written, not necessarily synced).
+    pub fn written_seq(&self) -> u64 {
+        self.written_seq
+    }
+
+    /// Records known durable.
+    pub fn synced_seq(&self) -> u64 {
+        self.synced_seq
+    }
+
+    /// A queue that could not be opened: it refuses everything, reporting why.
+    pub fn failed(cfg: DqConfig, error: String) -> Self {
+        let mut q = Self::new_empty(cfg);
+        q.error = Some(error);
+        q.retry_at = Nanos::MAX;
+        q
+    }
+
+    /// Where the oldest unacknowledged record starts.
+    fn watermark(&self) -> (Pos, u64) {
+        match self.outstanding.first_key_value() {
+            Some((&seq, &pos)) => (pos, seq - 1),
+            // The read position may sit at the end of a segment that has
+            // been finished since: go-diskqueue never stores such a position.
+            None => (self.normalize(self.read), self.read_seq),
+        }
+    }
+
+    /// Moves `p` off the end of a finished segment.
+    fn normalize(&self, mut p: Pos) -> Pos {
+        while let Some(&end) = self.finished.get(&p.file) {
+            if p.pos < end {
+                break;
+            }
+            p = Pos::new(p.file + 1, 0);
+        }
+        p
+    }
+
+    /// Appends one record.
+    pub fn append(&mut self, data: &[u8]) {
+        self.append_with(data.len(), |out| out.put_slice(data));
+    }
+
+    /// Appends a message as one record, encoding it straight into the tail.
+    pub fn append_message(&mut self, msg: &Message) {
+        self.append_with(msg.encoded_len(), |out| msg.encode_into(out));
+    }
+
+    fn append_with(&mut self, payload: usize, write: impl FnOnce(&mut BytesMut)) {
+        let len = record::HEADER + payload as u64;
+        if self.write_end.pos > 0 && self.write_end.pos + len > self.cfg.max_bytes_per_file {
+            self.freeze_building();
+            self.finished
+                .insert(self.write_end.file, self.write_end.pos);
+            self.write_end = Pos::new(self.write_end.file + 1, 0);
+            // A reader at the end of the segment just finished moves on now,
+            // while the segment's end is still known.
+            self.read = self.normalize(self.read);
+            self.fetch = self.normalize(self.fetch);
+        }
+        let at = self.write_end;
+        let b = match &mut self.building {
+            Some(b) if b.file == at.file => b,
+            _ => {
+                self.freeze_building();
+                self.building.insert(Building {
+                    file: at.file,
+                    start: at.pos,
+                    data: BytesMut::with_capacity(64 * 1024),
+                    crcs: BytesMut::new(),
+                    records: 0,
+                })
+            }
+        };
+        b.data.put_u32(payload as u32);
+        let from = b.data.len();
+        write(&mut b.data);
+        let crc = record::crc(&b.data[from..]);
+        b.crcs.put_u32(crc);
+        b.records += 1;
+        self.write_end.pos += len;
+        self.write_seq += 1;
+    }
+
+    fn freeze_building(&mut self) {
+        if let Some(b) = self.building.take() {
+            if b.records > 0 {
+                self.tail_bytes += b.data.len();
+                self.tail.push_back(Chunk {
+                    file: b.file,
+                    start: b.start,
+                    data: b.data.freeze(),
+                    crcs: b.crcs.freeze(),
+                    records: b.records,
+                });
+            }
+        }
+    }
+
+    /// Loads records that are still in memory into the readahead.
+    fn fill_from_tail(&mut self) {
+        if self
+            .building
+            .as_ref()
+            .is_some_and(|b| b.file == self.fetch.file && self.fetch.pos >= b.start)
+        {
+            self.freeze_building();
+        }
+        while self.readahead_bytes < READAHEAD_LIMIT {
+            let Some(chunk) = self.tail.iter().find(|c| c.contains(self.fetch)) else {
+                break;
+            };
+            let from = (self.fetch.pos - chunk.start) as usize;
+            let data = chunk.data.clone();
+            let (found, end, _) = record::scan(
+                &data[from..],
+                self.cfg.min_msg_size,
+                self.cfg.max_msg_size,
+                |_, _, _| true,
+            );
+            for f in found {
+                let at = from + f.offset;
+                self.fetch_seq += 1;
+                let pos = Pos::new(self.fetch.file, self.fetch.pos + f.offset as u64);
+                self.readahead_bytes += f.len;
+                self.readahead
+                    .push_back((self.fetch_seq, pos, data.slice(at + 4..at + 4 + f.len)));
+            }
+            self.fetch = self.normalize(Pos::new(self.fetch.file, self.fetch.pos + end as u64));
+            if end == 0 {
+                break;
+            }
+        }
+    }
+
+    /// Whether the reader needs bytes that are only on disk.
+    fn wants_disk_read(&self) -> bool {
+        self.readahead_bytes < READAHEAD_LIMIT / 2
+            && self.fetch < self.written_end
+            && !self.tail.iter().any(|c| c.contains(self.fetch))
+    }
+
+    fn segment_end(&self, file: u64) -> u64 {
+        if file == self.written_end.file {
+            self.written_end.pos
+        } else {
+            self.finished.get(&file).copied().unwrap_or(0)
+        }
+    }
+
+    /// The next batch of disk work, if any (one job at a time).
+    pub fn poll_io(&mut self, now: Nanos) -> Option<IoJob> {
+        if self.job.is_some() {
+            return None;
+        }
+        if let Some((from, to)) = self.pending_empty.take() {
+            let mut job = IoJob::default();
+            for n in from..=to {
+                job.removes.push(files::segment(&self.cfg.name, n));
+                job.removes.push(files::checksums(&self.cfg.name, n));
+            }
+            job.removes.push(files::meta(&self.cfg.name));
+            self.job = Some(self.job_state(0, 0, false, true, None));
+            return Some(job);
+        }
+        if self.error.is_some() && now < self.retry_at {
+            return None;
+        }
+        let last_sync = *self.last_sync.get_or_insert(now);
+        self.freeze_building();
+        let mut job = IoJob::default();
+        if self.repair {
+            // A failed write may have left part of a batch behind: cut every
+            // file it touched back to what is known to be written.
+            for n in self.written_end.file..=self.write_end.file {
+                let (pos, crc) = if n == self.written_end.file {
+                    (self.written_end.pos, self.written_crc)
+                } else {
+                    (0, 0)
+                };
+                job.truncates.push((files::segment(&self.cfg.name, n), pos));
+                job.truncates
+                    .push((files::checksums(&self.cfg.name, n), crc));
+            }
+        }
+        let mut records = 0;
+        let mut files_touched = BTreeSet::new();
+        let (mut crc_file, mut crc_to) = (self.written_end.file, self.written_crc);
+        for c in self.tail.iter().skip(self.tail_written) {
+            job.appends
+                .push((files::segment(&self.cfg.name, c.file), c.data.clone()));
+            job.appends
+                .push((files::checksums(&self.cfg.name, c.file), c.crcs.clone()));
+            records += c.records;
+            files_touched.insert(c.file);
+            if c.file != crc_file {
+                crc_file = c.file;
+                crc_to = 0;
+            }
+            crc_to += c.crcs.len() as u64;
+        }
+        let chunks = self.tail.len() - self.tail_written;
+        let watermark = self.watermark();
+        let unsynced = self.writes_since_sync + records;
+        let moved = watermark != self.persisted_watermark;
+        let sync = self.force_sync
+            || unsynced >= self.cfg.sync_every
+            || ((unsynced > 0 || moved || !self.pending_acks.is_empty())
+                && now - last_sync >= self.cfg.sync_timeout)
+            || self.deferrals_to_write.is_some();
+        let mut remove_below = self.oldest_file;
+        if sync {
+            let all: BTreeSet<u64> = self.dirty_files.union(&files_touched).copied().collect();
+            for f in all {
+                job.syncs.push(files::segment(&self.cfg.name, f));
+                job.syncs.push(files::checksums(&self.cfg.name, f));
+            }
+            let meta = Meta {
+                depth: (self.write_seq - watermark.1) as i64,
+                read: watermark.0,
+                write: self.write_end,
+            };
+            job.atomic_writes
+                .push((files::meta(&self.cfg.name), meta.encode()));
+            if let Some(d) = self.deferrals_to_write.take() {
+                job.atomic_writes
+                    .push((files::deferrals(&self.cfg.name), d));
+            }
+            remove_below = watermark.0.file;
+            for n in self.oldest_file..remove_below {
+                job.removes.push(files::segment(&self.cfg.name, n));
+                job.removes.push(files::checksums(&self.cfg.name, n));
+            }
+        }
+        let read_from = if self.wants_disk_read() {
+            let end = self.segment_end(self.fetch.file);
+            let max = (end.saturating_sub(self.fetch.pos) as usize).min(READ_CHUNK);
+            (max > 0).then(|| {
+                job.read = Some(ReadRequest {
+                    name: files::segment(&self.cfg.name, self.fetch.file),
+                    offset: self.fetch.pos,
+                    max,
+                });
+                self.fetch
+            })
+        } else {
+            None
+        };
+        if job.is_empty() {
+            return None;
+        }
+        let mut st = self.job_state(chunks, records, sync, false, read_from);
+        st.crc_to = crc_to;
+        st.watermark = watermark;
+        st.remove_below = remove_below;
+        self.job = Some(st);
+        Some(job)
+    }
+
+    fn job_state(
+        &self,
+        chunks: usize,
+        records: u64,
+        sync: bool,
+        empties: bool,
+        read_from: Option<Pos>,
+    ) -> JobState {
+        JobState {
+            epoch: self.epoch,
+            chunks,
+            records,
+            write_to: (self.write_end, self.write_seq),
+            crc_to: self.written_crc,
+            sync,
+            watermark: self.watermark(),
+            remove_below: self.oldest_file,
+            read_from,
+            empties,
+        }
+    }
+
+    /// Whether a job is being performed.
+    pub fn io_busy(&self) -> bool {
+        self.job.is_some()
+    }
+
+    /// Whether there is disk work waiting for [`DiskQueue::poll_io`].
+    pub fn wants_io(&self, now: Nanos) -> bool {
+        if self.job.is_some() {
+            return false;
+        }
+        if self.pending_empty.is_some() {
+            return true;
+        }
+        if self.error.is_some() {
+            return now >= self.retry_at;
+        }
+        self.building.as_ref().is_some_and(|b| b.records > 0)
+            || self.tail.len() > self.tail_written
+            || self.force_sync
+            || self.deferrals_to_write.is_some()
+            || self.wants_disk_read()
+    }
+
+    /// Whether writes, a sync or a removal are still to be done (reads aside).
+    pub fn has_pending_writes(&self) -> bool {
+        self.job.is_some()
+            || self.pending_empty.is_some()
+            || self.building.as_ref().is_some_and(|b| b.records > 0)
+            || self.tail.len() > self.tail_written
+            || self.force_sync
+            || self.deferrals_to_write.is_some()
+    }
+
+    /// When the queue next wants I/O for time reasons (sync timeout, retry).
+    pub fn next_deadline(&self) -> Option<Nanos> {
+        if self.error.is_some() {
+            return Some(self.retry_at);
+        }
+        let pending = self.writes_since_sync > 0
+            || self.watermark() != self.persisted_watermark
+            || !self.pending_acks.is_empty();
+        match (pending, self.last_sync) {
+            (true, Some(t)) => Some(t + self.cfg.sync_timeout),
+            (true, None) => Some(0),
+            _ => None,
+        }
+    }
+
+    /// Takes in the outcome of the job from [`DiskQueue::poll_io`].
+    pub fn complete_io(&mut self, outcome: IoOutcome, now: Nanos) {
+        let Some(js) = self.job.take() else { return };
+        if js.empties || js.epoch != self.epoch {
+            return;
+        }
+        match outcome.write {
+            Ok(()) => {
+                self.error = None;
+                self.repair = false;
+                if js.chunks > 0 {
+                    let files: Vec<u64> = self
+                        .tail
+                        .iter()
+                        .skip(self.tail_written)
+                        .take(js.chunks)
+                        .map(|c| c.file)
+                        .collect();
+                    self.dirty_files.extend(files);
+                    self.written_end = js.write_to.0;
+                    self.written_seq = js.write_to.1;
+                    self.written_crc = js.crc_to;
+                    self.writes_since_sync += js.records;
+                }
+                self.tail_written += js.chunks;
+                if js.sync && outcome.synced {
+                    self.synced_seq = self.written_seq;
+                    self.writes_since_sync = 0;
+                    self.dirty_files.clear();
+                    self.last_sync = Some(now);
+                    self.force_sync = false;
+                    self.persisted_watermark = js.watermark;
+                    if outcome.removed {
+                        self.oldest_file = self.oldest_file.max(js.remove_below);
+                        let keep = self.finished.split_off(&self.oldest_file);
+                        self.finished = keep;
+                    }
+                    while let Some(&(needs, seq)) = self.pending_acks.front() {
+                        if needs > self.synced_seq {
+                            break;
+                        }
+                        self.pending_acks.pop_front();
+                        self.outstanding.remove(&seq);
+                    }
+                }
+            }
+            Err(e) => {
+                self.error = Some(format!("disk queue {}: {e}", self.cfg.name));
+                self.retry_at = now + RETRY_AFTER;
+                self.repair = js.chunks > 0;
+            }
+        }
+        if let (Some(from), Some(read)) = (js.read_from, outcome.read) {
+            match read {
+                Ok(buf) if from == self.fetch => self.take_read(Bytes::from(buf)),
+                Ok(_) => {}
+                Err(e) => {
+                    self.error = Some(format!("disk queue {}: read failed: {e}", self.cfg.name));
+                    self.retry_at = now + RETRY_AFTER;
+                }
+            }
+        }
+        self.evict_tail();
+    }
+
+    fn take_read(&mut self, buf: Bytes) {
+        let (found, end, stop) = record::scan(
+            &buf,
+            self.cfg.min_msg_size,
+            self.cfg.max_msg_size,
+            |_, _, _| true,
+        );
+        for f in &found {
+            self.fetch_seq += 1;
+            let pos = Pos::new(self.fetch.file, self.fetch.pos + f.offset as u64);
+            self.readahead_bytes += f.len;
+            self.readahead.push_back((
+                self.fetch_seq,
+                pos,
+                buf.slice(f.offset + 4..f.offset + 4 + f.len),
+            ));
+        }
+        self.fetch = self.normalize(Pos::new(self.fetch.file, self.fetch.pos + end as u64));
+        if let Some(record::Stop::BadLength(_) | record::Stop::BadChecksum) = stop {
+            // Corruption inside a segment we took for good: skip the rest of
+            // it (as NSQ does) and say so; depth settles once the reader
+            // reaches the end.
+            self.corrupt_skips += 1;
+            let next = Pos::new(self.fetch.file + 1, 0);
+            self.finished
+                .entry(self.fetch.file)
+                .or_insert(self.fetch.pos);
+            self.fetch = if next <= self.written_end {
+                next
+            } else {
+                self.written_end
+            };
+            self.error = Some(format!(
+                "disk queue {}: corrupt record in segment {}, skipped to the next one",
+                self.cfg.name, self.fetch.file
+            ));
+            self.resync = true;
+        }
+    }
+
+    /// After skipping corrupt records the count of what remains is unknown
+    /// until the reader reaches the end: then it is exactly what was read.
+    fn settle_after_skip(&mut self) {
+        if self.resync && self.readahead.is_empty() && self.fetch >= self.write_end {
+            let lost = self.write_seq.saturating_sub(self.fetch_seq);
+            self.write_seq -= lost;
+            self.written_seq = self.written_seq.saturating_sub(lost);
+            self.synced_seq = self.synced_seq.saturating_sub(lost);
+            self.resync = false;
+        }
+    }
+
+    fn evict_tail(&mut self) {
+        while self.tail_written > 0 {
+            let Some(front) = self.tail.front() else {
+                break;
+            };
+            let consumed = front.end() <= self.fetch;
+            if !consumed && self.tail_bytes <= TAIL_CACHE {
+                break;
+            }
+            self.tail_bytes -= front.data.len();
+            self.tail.pop_front();
+            self.tail_written -= 1;
+        }
+    }
+
+    /// Acknowledges a record handed out earlier (FIN).
+    pub fn ack(&mut self, seq: u64) {
+        self.outstanding.remove(&seq);
+    }
+
+    /// Asks for a sync and metadata write at the next opportunity (shutdown).
+    pub fn request_sync(&mut self) {
+        self.force_sync = true;
+    }
+
+    /// At shutdown: forget what is outstanding (its copies are being
+    /// rewritten) so the metadata points at the first unread record.
+    pub fn release_outstanding(&mut self) {
+        self.outstanding.clear();
+        self.pending_acks.clear();
+    }
+
+    /// At shutdown: store when these messages (already in the queue) are due.
+    pub fn write_deferrals(&mut self, entries: &[(MessageId, Nanos)]) {
+        let mut out = Vec::with_capacity(entries.len() * 24);
+        for (id, deadline) in entries {
+            out.extend_from_slice(&id.0);
+            out.extend_from_slice(&deadline.to_be_bytes());
+        }
+        self.deferrals_to_write = Some(out);
+    }
+
+    pub(crate) fn parse_deferrals(raw: &[u8]) -> BTreeMap<MessageId, Nanos> {
+        raw.chunks_exact(24)
+            .filter_map(|c| {
+                let id = MessageId::from_slice(&c[..16])?;
+                let mut d = [0u8; 8];
+                d.copy_from_slice(&c[16..]);
+                Some((id, Nanos::from_be_bytes(d)))
+            })
+            .collect()
+    }
+
+    /// Every file of this queue, for deletion.
+    pub fn delete_job(&self) -> IoJob {
+        let mut job = IoJob::default();
+        for n in self.oldest_file..=self.write_end.file {
+            job.removes.push(files::segment(&self.cfg.name, n));
+            job.removes.push(files::checksums(&self.cfg.name, n));
+        }
+        job.removes.push(files::meta(&self.cfg.name));
+        job.removes.push(files::deferrals(&self.cfg.name));
+        job
+    }
+}
+
+impl Backend for DiskQueue {
+    fn can_accept(&self, count: usize, bytes: usize) -> Result<(), BackendError> {
+        if let Some(e) = &self.error {
+            return Err(BackendError(e.clone()));
+        }
+        let max = self.cfg.max_disk_bytes;
+        if max == 0 {
+            return Ok(());
+        }
+        let add = bytes as u64 + (count as u64) * (record::HEADER + MIN_ENCODED_LEN as u64);
+        if self.disk_bytes() + add > max {
+            return Err(BackendError(format!(
+                "disk queue {} full ({} bytes, --max-disk-bytes={max})",
+                self.cfg.name,
+                self.disk_bytes()
+            )));
+        }
+        Ok(())
+    }
+
+    fn put(&mut self, msg: &Message) -> Result<(), BackendError> {
+        self.can_accept(1, msg.body.len())?;
+        self.append_message(msg);
+        if msg.origin != 0 {
+            // A copy of one of our own records (a requeue): the old one is
+            // done once the new one is durable.
+            self.pending_acks.push_back((self.write_seq, msg.origin));
+        }
+        Ok(())
+    }
+
+    fn pop(&mut self) -> Option<Message> {
+        loop {
+            if self.readahead.is_empty() {
+                self.fill_from_tail();
+            }
+            let Some((seq, pos, data)) = self.readahead.pop_front() else {
+                self.settle_after_skip();
+                return None;
+            };
+            self.readahead_bytes -= data.len();
+            self.read = self.normalize(Pos::new(
+                pos.file,
+                pos.pos + record::HEADER + data.len() as u64,
+            ));
+            self.read_seq = seq;
+            match Message::decode(data) {
+                Ok(mut msg) => {
+                    msg.origin = seq;
+                    self.outstanding.insert(seq, pos);
+                    return Some(msg);
+                }
+                Err(_) => self.corrupt_skips += 1,
+            }
+        }
+    }
+
+    fn depth(&self) -> u64 {
+        self.unread()
+    }
+
+    fn empty(&mut self) {
+        // Like NSQ: drop every segment, restart at the next file number.
+        let from = self.oldest_file;
+        let to = self.write_end.file;
+        let next = Pos::new(to + 1, 0);
+        let fresh = DiskQueue::at(self.cfg.clone(), next, next, 0, BTreeMap::new());
+        let old = std::mem::replace(self, fresh);
+        self.epoch = old.epoch + 1;
+        self.pending_empty = Some((from, to));
+        self.job = old.job;
+        self.recovery = old.recovery;
+    }
+
+    fn ack(&mut self, origin: u64) {
+        DiskQueue::ack(self, origin);
+    }
+
+    fn deferral(&mut self, id: &MessageId) -> Option<Nanos> {
+        if self.deferrals.is_empty() {
+            None
+        } else {
+            self.deferrals.remove(id)
+        }
+    }
+
+    fn health(&self) -> Option<String> {
+        self.error.clone()
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
+    fn disk_queue(&mut self) -> Option<&mut DiskQueue> {
+        Some(self)
+    }
+
+    fn disk_queue_ref(&self) -> Option<&DiskQueue> {
+        Some(self)
+    }
+}
