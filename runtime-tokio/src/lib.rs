@@ -5,6 +5,8 @@
 
 pub mod clock;
 #[cfg(not(madsim))]
+pub mod disk;
+#[cfg(not(madsim))]
 pub mod http_api;
 pub mod nsqd;
 pub mod signal;

@@ -375,7 +375,10 @@ impl<K> Topic<K> {
                         .map(|dq| (n.clone(), dq.write_seq()))
                 })
                 .collect();
-            self.transfers.push_back(Transfer { needs: deps, origins });
+            self.transfers.push_back(Transfer {
+                needs: deps,
+                origins,
+            });
             self.settle_transfers();
         }
         for ch in self.channels.values_mut() {
@@ -478,6 +481,16 @@ impl<K> Topic<K> {
             .filter_map(|q| q.backend().disk_queue_ref())
             .filter_map(|dq| dq.next_deadline())
             .min()
+    }
+
+    /// Records appended to every disk queue together (to see whether an
+    /// operation touched disk at all).
+    pub fn disk_appended(&self) -> u64 {
+        std::iter::once(&self.backlog)
+            .chain(self.channels.values().map(Channel::queue))
+            .filter_map(|q| q.backend().disk_queue_ref())
+            .map(|dq| dq.write_seq())
+            .sum()
     }
 
     /// How many records each disk-backed queue has appended: a publisher

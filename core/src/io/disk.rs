@@ -25,4 +25,9 @@ pub trait Disk: Send {
     fn remove(&mut self, name: &str) -> io::Result<()>;
     /// Every file name, sorted.
     fn list(&mut self) -> io::Result<Vec<String>>;
+    /// Time the operations since the last call would have taken (simulated
+    /// disks; a simulator sleeps it). Real disks take their time for real.
+    fn take_latency(&mut self) -> super::Nanos {
+        0
+    }
 }

@@ -73,11 +73,6 @@ impl MemDisk {
         Ok(())
     }
 
-    /// Latency accrued by the operations since the last call.
-    pub fn take_latency(&mut self) -> Nanos {
-        std::mem::take(&mut self.latency)
-    }
-
     fn used(&self) -> u64 {
         self.files.values().map(|f| f.data.len() as u64).sum()
     }
@@ -232,6 +227,10 @@ impl Disk for MemDisk {
 
     fn list(&mut self) -> io::Result<Vec<String>> {
         Ok(self.files.keys().cloned().collect())
+    }
+
+    fn take_latency(&mut self) -> Nanos {
+        std::mem::take(&mut self.latency)
     }
 }
 

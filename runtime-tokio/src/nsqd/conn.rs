@@ -2,7 +2,7 @@
 //! writer task that flushes the connection's output buffer (which topics
 //! fill with message frames directly).
 
-use super::ops::ConnOps;
+use super::ops::{ConnOps, Durability};
 use super::registry::TopicCell;
 use super::shared::{ConnShared, Handle};
 use super::Inner;
@@ -56,6 +56,7 @@ pub(crate) async fn serve(inner: Arc<Inner>, stream: TcpStream, peer: SocketAddr
     }
     let id = inner.next_client_id();
     let shared: Handle = Arc::new(ConnShared::new(id));
+    inner.add_conn(&shared);
     tracing::info!("TCP: new client({peer})");
     let writer = tokio::spawn(write_loop(Arc::clone(&shared), wr));
     let mut session = Session::new(&inner, &shared, peer);
@@ -63,6 +64,7 @@ pub(crate) async fn serve(inner: Arc<Inner>, stream: TcpStream, peer: SocketAddr
     session.leave();
     shared.set_reader_done();
     let _ = writer.await;
+    inner.remove_conn(id);
     tracing::info!("PROTOCOL(V2): [{peer}] exiting");
 }
 
@@ -102,6 +104,8 @@ struct Session<'a> {
 enum Flow {
     Continue,
     Close,
+    /// A publish appended to disk: answer once it is durable, then go on.
+    Wait(Durability, Reply, &'static str),
 }
 
 impl<'a> Session<'a> {
@@ -148,9 +152,41 @@ impl<'a> Session<'a> {
                     }
                 },
             };
-            if let Flow::Close = flow {
+            if !self.settle(flow, &mut buf).await {
                 return;
             }
+        }
+    }
+
+    /// Finishes what a batch of commands left pending; false = close.
+    async fn settle(&mut self, mut flow: Flow, buf: &mut BytesMut) -> bool {
+        loop {
+            match flow {
+                Flow::Continue => return true,
+                Flow::Close => return false,
+                Flow::Wait(durability, reply, code) => {
+                    let synced = self.inner.opts.sync_every <= 1;
+                    match durability.wait(synced).await {
+                        Ok(()) => self.reply(reply),
+                        Err(e) => {
+                            let cmd = code.trim_start_matches("E_").trim_end_matches("_FAILED");
+                            self.send_error(&ClientError::fatal(code, format!("{cmd} failed {e}")));
+                            return false;
+                        }
+                    }
+                    flow = self.run_commands(buf);
+                }
+            }
+        }
+    }
+
+    fn reply(&self, reply: Reply) {
+        match reply {
+            Reply::Nothing => {}
+            Reply::Response(data) => self.shared.push_frame(FrameType::Response, &data),
+            // Upgrades are never offered by this runtime's ClientConfig.
+            Reply::Identify { json, .. } => self.shared.push_frame(FrameType::Response, &json),
+            Reply::Auth(_) => {}
         }
     }
 
@@ -189,24 +225,27 @@ impl<'a> Session<'a> {
                 }
             };
             let now = clock::now();
+            let code = match raw.name() {
+                b"MPUB" => "E_MPUB_FAILED",
+                b"DPUB" => "E_DPUB_FAILED",
+                _ => "E_PUB_FAILED",
+            };
             let mut ops = ConnOps {
                 registry: &self.inner.registry,
                 me: self.shared,
                 sub_cell: &mut self.sub_cell,
                 pub_cell: &mut self.pub_cell,
+                pending: None,
             };
-            match self.client.exec(raw, now, &mut ops) {
-                Ok(Reply::Nothing) => {}
-                Ok(Reply::Response(data)) => self.shared.push_frame(FrameType::Response, &data),
-                Ok(Reply::Identify { json, .. }) => {
-                    // Upgrades are never offered by this runtime's ClientConfig.
-                    self.shared.push_frame(FrameType::Response, &json)
-                }
-                Ok(Reply::Auth(_)) => {
+            let result = self.client.exec(raw, now, &mut ops);
+            match (result, ops.pending.take()) {
+                (Ok(reply), Some(durability)) => return Flow::Wait(durability, reply, code),
+                (Ok(Reply::Auth(_)), None) => {
                     self.send_error(&ClientError::fatal("E_AUTH_FAILED", "AUTH failed"));
                     return Flow::Close;
                 }
-                Err(e) => {
+                (Ok(reply), None) => self.reply(reply),
+                (Err(e), _) => {
                     self.send_error(&e);
                     if e.fatal {
                         return Flow::Close;

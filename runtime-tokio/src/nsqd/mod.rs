@@ -1,17 +1,23 @@
-//! nsqd on tokio: listeners, connections, topics and their timers.
+//! nsqd on tokio: listeners, connections, topics, their timers and disk I/O.
 
+mod backends;
 mod conn;
+pub mod disk_io;
+mod lifecycle;
 pub mod ops;
 pub mod registry;
 pub mod shared;
 
+use disk_io::DiskFactory;
 use nsq_core::broker::config::MemoryOnly;
 use nsq_core::broker::{BrokerConfig, ClientConfig};
 use nsq_core::Options;
 use registry::Registry;
+use shared::Handle;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
@@ -20,6 +26,7 @@ use tokio::sync::Notify;
 pub enum NsqdError {
     Options(String),
     Listen(String, std::io::Error),
+    DataPath(String),
 }
 
 impl std::fmt::Display for NsqdError {
@@ -27,6 +34,7 @@ impl std::fmt::Display for NsqdError {
         match self {
             NsqdError::Options(e) => f.write_str(e),
             NsqdError::Listen(addr, e) => write!(f, "listen ({addr}) failed - {e}"),
+            NsqdError::DataPath(e) => f.write_str(e),
         }
     }
 }
@@ -37,13 +45,31 @@ pub(crate) struct Inner {
     pub opts: Options,
     pub client_cfg: Arc<ClientConfig>,
     pub registry: Registry,
+    /// Disk handles (none: everything stays in memory).
+    pub disks: Option<DiskFactory>,
     next_client_id: AtomicU64,
+    /// Live connections, to close them at shutdown.
+    conns: Mutex<BTreeMap<u64, Handle>>,
+    conns_changed: Notify,
     stop: Notify,
 }
 
 impl Inner {
     fn next_client_id(&self) -> u64 {
         self.next_client_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    fn conns(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Handle>> {
+        self.conns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn add_conn(&self, h: &Handle) {
+        self.conns().insert(h.id, Arc::clone(h));
+    }
+
+    pub(crate) fn remove_conn(&self, id: u64) {
+        self.conns().remove(&id);
+        self.conns_changed.notify_waiters();
     }
 }
 
@@ -52,38 +78,71 @@ pub struct Nsqd {
     inner: Arc<Inner>,
     tcp_addr: SocketAddr,
     accept: tokio::task::JoinHandle<()>,
+    persister: Option<tokio::task::JoinHandle<()>>,
+    lock: Option<lifecycle::DirLock>,
 }
 
 impl Nsqd {
-    /// Binds the listeners and starts serving.
+    /// Locks `--data-path`, loads what it holds, binds and starts serving.
+    #[cfg(not(madsim))]
     pub async fn start(opts: Options) -> Result<Nsqd, NsqdError> {
+        let dir = lifecycle::data_dir(&opts);
+        let lock = lifecycle::DirLock::acquire(&dir).map_err(NsqdError::DataPath)?;
+        let factory_dir = dir.clone();
+        let disks: DiskFactory =
+            Arc::new(move || Box::new(crate::disk::RealDisk::new(factory_dir.clone())));
+        let mut n = Self::start_with(opts, Some(disks)).await?;
+        n.lock = Some(lock);
+        Ok(n)
+    }
+
+    /// Starts with the given disk (or memory only), without a directory lock.
+    pub async fn start_with(opts: Options, disks: Option<DiskFactory>) -> Result<Nsqd, NsqdError> {
         opts.validate().map_err(NsqdError::Options)?;
         let mut client_cfg = ClientConfig::from_options(&opts);
         // What this runtime can upgrade a connection to.
         client_cfg.tls_available = false;
         client_cfg.snappy_enabled = false;
         client_cfg.deflate_enabled = false;
-        let broker_cfg = BrokerConfig::from_options(&opts, Arc::new(MemoryOnly));
-        let listener = TcpListener::bind(&opts.tcp_address)
-            .await
-            .map_err(|e| NsqdError::Listen(opts.tcp_address.clone(), e))?;
-        let tcp_addr = listener
-            .local_addr()
-            .map_err(|e| NsqdError::Listen(opts.tcp_address.clone(), e))?;
-        tracing::info!("TCP: listening on {tcp_addr}");
+        let backends: Arc<dyn nsq_core::broker::BackendFactory> = match &disks {
+            Some(d) => Arc::new(backends::DiskBackends::new(opts.clone(), Arc::clone(d))),
+            None => Arc::new(MemoryOnly),
+        };
+        let broker_cfg = BrokerConfig::from_options(&opts, backends);
         let seed = opts.node_id as u64;
         let inner = Arc::new(Inner {
             client_cfg: Arc::new(client_cfg),
-            registry: Registry::new(broker_cfg, seed),
+            registry: Registry::new(broker_cfg, seed, disks.clone()),
+            disks,
             next_client_id: AtomicU64::new(0),
+            conns: Mutex::new(BTreeMap::new()),
+            conns_changed: Notify::new(),
             stop: Notify::new(),
             opts,
         });
+        let persister = match &inner.disks {
+            Some(_) => {
+                lifecycle::load(&inner).await.map_err(NsqdError::DataPath)?;
+                Some(tokio::spawn(lifecycle::persist_metadata_loop(Arc::clone(
+                    &inner,
+                ))))
+            }
+            None => None,
+        };
+        let listener = TcpListener::bind(&inner.opts.tcp_address)
+            .await
+            .map_err(|e| NsqdError::Listen(inner.opts.tcp_address.clone(), e))?;
+        let tcp_addr = listener
+            .local_addr()
+            .map_err(|e| NsqdError::Listen(inner.opts.tcp_address.clone(), e))?;
+        tracing::info!("TCP: listening on {tcp_addr}");
         let accept = tokio::spawn(accept_loop(Arc::clone(&inner), listener));
         Ok(Nsqd {
             inner,
             tcp_addr,
             accept,
+            persister,
+            lock: None,
         })
     }
 
@@ -95,10 +154,29 @@ impl Nsqd {
         &self.inner.opts
     }
 
-    /// Stops accepting and shuts down.
+    /// The first disk error of any queue, while there is one (NSQ's health).
+    pub fn health(&self) -> Option<String> {
+        self.inner
+            .registry
+            .all()
+            .iter()
+            .find_map(|cell| cell.lock().topic.health())
+    }
+
+    /// Stops accepting, closes every connection, writes every message held
+    /// in memory (in flight and deferred too) to disk, syncs, and writes
+    /// the metadata.
     pub async fn shutdown(self) {
         self.inner.stop.notify_one();
         let _ = self.accept.await;
+        if let Some(p) = self.persister {
+            p.abort();
+        }
+        lifecycle::close_connections(&self.inner).await;
+        if self.inner.disks.is_some() {
+            lifecycle::persist_all(&self.inner).await;
+        }
+        drop(self.lock);
         tracing::info!("NSQ: bye");
     }
 }

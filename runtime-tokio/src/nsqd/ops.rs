@@ -5,7 +5,7 @@ use super::registry::{Registry, TopicCell, TopicState};
 use super::shared::{Deliver, Handle};
 use bytes::Bytes;
 use nsq_core::broker::inflight::InFlightError;
-use nsq_core::broker::{BrokerOps, ConsumerSettings, Subscription};
+use nsq_core::broker::{BrokerOps, ConsumerSettings, QueueKey, Subscription};
 use nsq_core::io::Nanos;
 use nsq_core::wire::MessageId;
 use std::sync::Arc;
@@ -17,6 +17,36 @@ pub struct ConnOps<'a> {
     pub sub_cell: &'a mut Option<Arc<TopicCell>>,
     /// The topic last published to.
     pub pub_cell: &'a mut Option<Arc<TopicCell>>,
+    /// Set when a publish appended to disk: the answer waits for it.
+    pub pending: Option<Durability>,
+}
+
+/// Disk records a publisher's answer waits for.
+pub struct Durability {
+    pub cell: Arc<TopicCell>,
+    pub marks: Vec<(QueueKey, u64)>,
+}
+
+impl Durability {
+    /// Waits until the records are written (and synced, with `synced`);
+    /// a disk error instead ends the wait with the error.
+    pub async fn wait(&self, synced: bool) -> Result<(), String> {
+        loop {
+            let notified = self.cell.io_done.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let st = self.cell.lock();
+                if st.deleted {
+                    return Ok(());
+                }
+                if st.topic.marks_reached(&self.marks, synced)? {
+                    return Ok(());
+                }
+            }
+            notified.await;
+        }
+    }
 }
 
 impl ConnOps<'_> {
@@ -63,9 +93,18 @@ impl ConnOps<'_> {
 
 impl BrokerOps for ConnOps<'_> {
     fn publish(&mut self, topic: &str, bodies: Vec<Bytes>, now: Nanos) -> Result<(), String> {
-        Self::on_topic(self.registry, self.pub_cell, topic, |st| {
-            st.topic.publish(bodies, now, &mut Deliver)
-        })
+        let marks = Self::on_topic(self.registry, self.pub_cell, topic, |st| {
+            let before = st.topic.disk_appended();
+            st.topic.publish(bodies, now, &mut Deliver)?;
+            Ok::<_, String>((st.topic.disk_appended() != before).then(|| st.topic.disk_marks()))
+        })?;
+        if let (Some(marks), Some(cell)) = (marks, self.pub_cell.as_ref()) {
+            self.pending = Some(Durability {
+                cell: Arc::clone(cell),
+                marks,
+            });
+        }
+        Ok(())
     }
 
     fn publish_deferred(

@@ -2,6 +2,7 @@
 //! channels and their consumers); the map itself is only locked to find or
 //! add a topic, never on the publish/deliver path of a known topic.
 
+use super::disk_io::{run_jobs, DiskFactory};
 use super::shared::{Deliver, Handle};
 use crate::clock;
 use nsq_core::broker::{BrokerConfig, Topic};
@@ -24,6 +25,10 @@ pub struct TopicCell {
     timer: Notify,
     /// The deadline the topic's timer task sleeps until.
     armed: AtomicI64,
+    /// Wakes the topic's I/O task: a queue has disk work.
+    io_wake: Notify,
+    /// Every finished batch of disk work (publishers waiting for durability listen).
+    pub io_done: Notify,
 }
 
 impl TopicCell {
@@ -32,7 +37,7 @@ impl TopicCell {
     }
 
     /// After changing the topic: wake its timer if a new deadline is earlier
-    /// than the one it sleeps until.
+    /// than the one it sleeps until, and its I/O task if there is disk work.
     pub fn after_op(&self, st: &mut TopicState) {
         if let Some(w) = st.topic.take_wake() {
             if w < self.armed.load(Ordering::Acquire) {
@@ -40,12 +45,22 @@ impl TopicCell {
                 self.timer.notify_one();
             }
         }
+        if st.topic.wants_io(clock::now()) {
+            self.io_wake.notify_one();
+        }
     }
 
-    /// Marks the topic deleted (caller holds the lock) and stops its timer.
+    /// Marks the topic deleted (caller holds the lock) and stops its timer;
+    /// its I/O task removes its files and stops too.
     pub fn mark_deleted(&self, st: &mut TopicState) {
         st.deleted = true;
         self.timer.notify_one();
+        self.io_wake.notify_one();
+    }
+
+    /// Wakes the I/O task (e.g. at shutdown, after asking for a final sync).
+    pub fn wake_io(&self) {
+        self.io_wake.notify_one();
     }
 }
 
@@ -54,16 +69,23 @@ pub struct Registry {
     cfg: BrokerConfig,
     seed: u64,
     created: AtomicU64,
+    /// Disk handles for the topics' I/O tasks (none: memory only).
+    disks: Option<DiskFactory>,
 }
 
 impl Registry {
-    pub fn new(cfg: BrokerConfig, seed: u64) -> Self {
+    pub fn new(cfg: BrokerConfig, seed: u64, disks: Option<DiskFactory>) -> Self {
         Registry {
             topics: RwLock::new(BTreeMap::new()),
             cfg,
             seed,
             created: AtomicU64::new(0),
+            disks,
         }
+    }
+
+    pub fn config(&self) -> &BrokerConfig {
+        &self.cfg
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<TopicCell>> {
@@ -93,11 +115,16 @@ impl Registry {
             }),
             timer: Notify::new(),
             armed: AtomicI64::new(Nanos::MAX),
+            io_wake: Notify::new(),
+            io_done: Notify::new(),
         });
         map.insert(name.to_string(), Arc::clone(&cell));
         drop(map);
         tracing::info!("TOPIC({name}): created");
         tokio::spawn(run_timer(Arc::clone(&cell)));
+        if let Some(disks) = &self.disks {
+            tokio::spawn(run_io(Arc::clone(&cell), disks()));
+        }
         cell
     }
 
@@ -146,5 +173,47 @@ async fn run_timer(cell: Arc<TopicCell>) {
             }
             None => cell.timer.notified().await,
         }
+    }
+}
+
+/// Performs a topic's disk work: takes every queue's job under the lock,
+/// runs them off the network threads, feeds the outcomes back, repeats.
+async fn run_io(cell: Arc<TopicCell>, disk: Box<dyn nsq_core::io::Disk + Send>) {
+    let mut disk = Some(disk);
+    loop {
+        let (jobs, deleted, next) = {
+            let mut st = cell.lock();
+            let now = clock::now();
+            let jobs = st.topic.poll_io(now);
+            (jobs, st.deleted, st.topic.next_io_deadline())
+        };
+        if jobs.is_empty() {
+            if deleted {
+                cell.io_done.notify_waiters();
+                return;
+            }
+            match next {
+                Some(d) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(clock::instant_at(d)) => {}
+                        _ = cell.io_wake.notified() => {}
+                    }
+                }
+                None => cell.io_wake.notified().await,
+            }
+            continue;
+        }
+        let Some(d) = disk.take() else { return };
+        let (d, outcomes) = run_jobs(d, jobs).await;
+        disk = Some(d);
+        {
+            let mut st = cell.lock();
+            let now = clock::now();
+            for (key, outcome) in outcomes {
+                st.topic.complete_io(&key, outcome, now, &mut Deliver);
+            }
+            cell.after_op(&mut st);
+        }
+        cell.io_done.notify_waiters();
     }
 }

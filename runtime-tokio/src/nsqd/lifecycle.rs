@@ -1,0 +1,264 @@
+//! nsqd's life on disk: the data directory lock, loading `nsqd.dat` and
+//! the queues at start, keeping `nsqd.dat` current, and the graceful
+//! shutdown that writes everything held in memory to disk.
+
+use super::shared::Deliver;
+use super::Inner;
+use crate::clock;
+use nsq_core::io::Disk;
+use nsq_core::metadata::{self, Metadata};
+use nsq_core::Options;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `--data-path`, or the current directory as in NSQ.
+pub fn data_dir(opts: &Options) -> PathBuf {
+    if opts.data_path.is_empty() {
+        std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
+    } else {
+        PathBuf::from(&opts.data_path)
+    }
+}
+
+/// An exclusive lock on the data directory (flock on the directory itself,
+/// as NSQ's dirlock does, so Go nsqd and ours exclude each other too).
+#[derive(Debug)]
+pub struct DirLock {
+    _file: std::fs::File,
+}
+
+impl DirLock {
+    #[cfg(not(madsim))]
+    pub fn acquire(dir: &std::path::Path) -> Result<DirLock, String> {
+        let file = std::fs::File::open(dir).map_err(|e| {
+            format!(
+                "failed to lock data-path: cannot open {} - {e}",
+                dir.display()
+            )
+        })?;
+        file.try_lock().map_err(|e| {
+            format!(
+                "failed to lock data-path: {} is in use by another nsqd ({e})",
+                dir.display()
+            )
+        })?;
+        Ok(DirLock { _file: file })
+    }
+}
+
+/// Runs `f` against a fresh disk handle somewhere it may block.
+async fn with_disk<R: Send + 'static>(
+    inner: &Inner,
+    f: impl FnOnce(&mut dyn Disk) -> R + Send + 'static,
+) -> Option<R> {
+    let disks = inner.disks.clone()?;
+    #[cfg(not(madsim))]
+    {
+        tokio::task::spawn_blocking(move || f(disks().as_mut()))
+            .await
+            .ok()
+    }
+    #[cfg(madsim)]
+    {
+        let mut d = disks();
+        let r = f(d.as_mut());
+        let latency = d.take_latency();
+        if latency > 0 {
+            tokio::time::sleep(Duration::from_nanos(latency as u64)).await;
+        }
+        Some(r)
+    }
+}
+
+/// Creates the topics and channels of `nsqd.dat`, and of any queue files
+/// it does not list (data written just before a crash), with their
+/// paused flags.
+pub async fn load(inner: &Arc<Inner>) -> Result<(), String> {
+    let found = with_disk(
+        inner,
+        |d| -> Result<(Option<Vec<u8>>, Vec<String>), String> {
+            let meta = d
+                .read_all(metadata::FILE_NAME)
+                .map_err(|e| format!("failed to read metadata - {e}"))?;
+            let files = d
+                .list()
+                .map_err(|e| format!("failed to list the data path - {e}"))?;
+            Ok((meta, files))
+        },
+    )
+    .await
+    .ok_or("disk worker failed")??;
+    let (raw, files) = found;
+    let meta = match raw {
+        Some(raw) => Metadata::parse(&raw)?,
+        None => Metadata::default(),
+    };
+    let mut topics = meta.valid_topics();
+    for (t, chans) in metadata::queues_on_disk(&files) {
+        let entry = match topics.iter_mut().find(|m| m.name == t) {
+            Some(e) => e,
+            None => {
+                tracing::warn!(
+                    "TOPIC({t}): not in {}, loading it from its queue files",
+                    metadata::FILE_NAME
+                );
+                topics.push(metadata::TopicMeta {
+                    name: t.clone(),
+                    paused: false,
+                    channels: Some(vec![]),
+                });
+                topics.last_mut().expect("just pushed")
+            }
+        };
+        let list = entry.channels.get_or_insert_with(Vec::new);
+        for c in chans {
+            if !list.iter().any(|m| m.name == c) {
+                tracing::warn!(
+                    "CHANNEL({t}:{c}): not in {}, loading it from its queue files",
+                    metadata::FILE_NAME
+                );
+                list.push(metadata::ChannelMeta {
+                    name: c,
+                    paused: false,
+                });
+            }
+        }
+    }
+    for t in topics {
+        let cell = inner.registry.get_or_create(&t.name);
+        let mut st = cell.lock();
+        let now = clock::now();
+        // Every channel first, then the pump: each channel gets the backlog.
+        st.topic.pause();
+        for c in t.channels.iter().flatten() {
+            let ch = st.topic.get_or_create_channel(&c.name, now, &mut Deliver);
+            if c.paused {
+                ch.pause();
+            }
+            let depth = ch.depth();
+            tracing::info!("CHANNEL({}:{}): loaded, depth {depth}", t.name, c.name);
+        }
+        if !t.paused {
+            st.topic.unpause(now, &mut Deliver);
+        }
+        tracing::info!("TOPIC({}): loaded, depth {}", t.name, st.topic.depth());
+        cell.after_op(&mut st);
+    }
+    Ok(())
+}
+
+/// What `nsqd.dat` should say now.
+fn current_metadata(inner: &Inner) -> Metadata {
+    let topics = inner
+        .registry
+        .all()
+        .iter()
+        .filter_map(|cell| {
+            let st = cell.lock();
+            if st.deleted {
+                return None;
+            }
+            let channels = st
+                .topic
+                .channels()
+                .map(|c| metadata::ChannelMeta {
+                    name: c.name().to_string(),
+                    paused: c.is_paused(),
+                })
+                .collect();
+            Some(metadata::TopicMeta {
+                name: cell.name.clone(),
+                paused: st.topic.is_paused(),
+                channels: Some(channels),
+            })
+        })
+        .collect::<Vec<_>>();
+    Metadata::from_topics(topics)
+}
+
+async fn write_metadata(inner: &Inner, bytes: Vec<u8>) -> Result<(), String> {
+    with_disk(inner, move |d| d.write_atomic(metadata::FILE_NAME, &bytes))
+        .await
+        .ok_or("disk worker failed")?
+        .map_err(|e| format!("failed to persist metadata - {e}"))
+}
+
+/// Keeps `nsqd.dat` in step with the topics and channels (checked every
+/// 100 ms, written only when something changed).
+pub async fn persist_metadata_loop(inner: Arc<Inner>) {
+    let mut last: Vec<u8> = Vec::new();
+    loop {
+        let now = current_metadata(&inner).encode();
+        if now != last {
+            match write_metadata(&inner, now.clone()).await {
+                Ok(()) => last = now,
+                Err(e) => tracing::error!("{e}"),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Asks every connection to close and waits (briefly) until they have.
+pub async fn close_connections(inner: &Inner) {
+    let conns: Vec<_> = inner.conns().values().cloned().collect();
+    for c in &conns {
+        c.request_close();
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let changed = inner.conns_changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        if inner.conns().is_empty() {
+            return;
+        }
+        if tokio::time::timeout_at(deadline, changed).await.is_err() {
+            tracing::warn!("{} connections did not close in time", inner.conns().len());
+            return;
+        }
+    }
+}
+
+/// Writes every message held in memory to disk, waits until every queue
+/// is synced, then writes `nsqd.dat`.
+pub async fn persist_all(inner: &Inner) {
+    let cells = inner.registry.all();
+    for cell in &cells {
+        let mut st = cell.lock();
+        if !st.deleted {
+            st.topic.persist_for_shutdown();
+        }
+        drop(st);
+        cell.wake_io();
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    for cell in &cells {
+        loop {
+            let done = cell.io_done.notified();
+            tokio::pin!(done);
+            done.as_mut().enable();
+            let (idle, health) = {
+                let st = cell.lock();
+                (st.deleted || st.topic.io_idle(), st.topic.health())
+            };
+            if idle {
+                break;
+            }
+            cell.wake_io();
+            if tokio::time::timeout_at(deadline, done).await.is_err() {
+                tracing::error!(
+                    "TOPIC({}): could not write everything to disk before exiting: {}",
+                    cell.name,
+                    health.unwrap_or_else(|| "timed out".into())
+                );
+                break;
+            }
+        }
+    }
+    let meta = current_metadata(inner).encode();
+    if let Err(e) = write_metadata(inner, meta).await {
+        tracing::error!("{e}");
+    }
+}
