@@ -51,11 +51,18 @@ impl InFlightError {
     }
 }
 
+/// A heap slot: the deadline sits inline so sifting never chases the slab.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    deadline: Nanos,
+    key: usize,
+}
+
 #[derive(Debug, Default)]
 pub struct InFlight {
     entries: Slab<InFlightEntry>,
     by_id: FxHashMap<MessageId, usize>,
-    heap: Vec<usize>,
+    heap: Vec<Slot>,
 }
 
 impl InFlight {
@@ -73,10 +80,11 @@ impl InFlight {
             return Err(InFlightError::AlreadyInFlight);
         }
         let id = entry.msg.id;
+        let deadline = entry.deadline;
         let key = self.entries.insert(entry);
         self.by_id.insert(id, key);
         let pos = self.heap.len();
-        self.heap.push(key);
+        self.heap.push(Slot { deadline, key });
         self.entries[key].heap_pos = pos;
         self.sift_up(pos);
         Ok(&self.entries[key])
@@ -113,6 +121,7 @@ impl InFlight {
         let new = deadline(&self.entries[key]);
         let old = std::mem::replace(&mut self.entries[key].deadline, new);
         let pos = self.entries[key].heap_pos;
+        self.heap[pos].deadline = new;
         if new < old {
             self.sift_up(pos);
         } else {
@@ -123,23 +132,23 @@ impl InFlight {
 
     /// The earliest deadline.
     pub fn next_deadline(&self) -> Option<Nanos> {
-        self.heap.first().map(|&k| self.entries[k].deadline)
+        self.heap.first().map(|s| s.deadline)
     }
 
     /// Takes out the earliest entry if its deadline is at or before `now`.
     pub fn pop_expired(&mut self, now: Nanos) -> Option<InFlightEntry> {
-        let &key = self.heap.first()?;
-        if self.entries[key].deadline > now {
+        let top = *self.heap.first()?;
+        if top.deadline > now {
             return None;
         }
-        Some(self.remove_key(key))
+        Some(self.remove_key(top.key))
     }
 
     /// Takes everything out, earliest deadline first.
     pub fn drain_by_deadline(&mut self) -> Vec<InFlightEntry> {
         let mut out = Vec::with_capacity(self.len());
-        while let Some(&key) = self.heap.first() {
-            out.push(self.remove_key(key));
+        while let Some(top) = self.heap.first().copied() {
+            out.push(self.remove_key(top.key));
         }
         out
     }
@@ -173,7 +182,7 @@ impl InFlight {
         self.heap.swap(pos, last);
         self.heap.pop();
         if pos < self.heap.len() {
-            let moved = self.heap[pos];
+            let moved = self.heap[pos].key;
             self.entries[moved].heap_pos = pos;
             self.sift_down(pos);
             self.sift_up(self.entries[moved].heap_pos);
@@ -184,12 +193,12 @@ impl InFlight {
     }
 
     fn less(&self, a: usize, b: usize) -> bool {
-        self.entries[self.heap[a]].deadline < self.entries[self.heap[b]].deadline
+        self.heap[a].deadline < self.heap[b].deadline
     }
 
     fn swap(&mut self, a: usize, b: usize) {
         self.heap.swap(a, b);
-        let (ka, kb) = (self.heap[a], self.heap[b]);
+        let (ka, kb) = (self.heap[a].key, self.heap[b].key);
         self.entries[ka].heap_pos = a;
         self.entries[kb].heap_pos = b;
     }

@@ -392,6 +392,12 @@ impl DiskQueue {
         }
     }
 
+    /// The tail chunk holding `p`, if it is still in memory.
+    fn tail_index(&self, p: Pos) -> Option<usize> {
+        let i = self.tail.partition_point(|c| c.end() <= p);
+        self.tail.get(i).filter(|c| c.contains(p)).map(|_| i)
+    }
+
     /// Loads records that are still in memory into the readahead.
     fn fill_from_tail(&mut self) {
         if self
@@ -432,7 +438,7 @@ impl DiskQueue {
     fn wants_disk_read(&self) -> bool {
         self.readahead_bytes < READAHEAD_LIMIT / 2
             && self.fetch < self.written_end
-            && !self.tail.iter().any(|c| c.contains(self.fetch))
+            && self.tail_index(self.fetch).is_none()
     }
 
     fn segment_end(&self, file: u64) -> u64 {

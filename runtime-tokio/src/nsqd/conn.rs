@@ -211,6 +211,8 @@ impl<'a> Session<'a> {
 
     /// Executes every complete command in `buf`.
     fn run_commands(&mut self, buf: &mut BytesMut) -> Flow {
+        // One clock read per batch: commands of one read share the instant.
+        let now = clock::now();
         loop {
             let raw = match self.parser.next(buf, &mut self.client) {
                 Ok(Some(raw)) => raw,
@@ -224,7 +226,6 @@ impl<'a> Session<'a> {
                     return Flow::Close;
                 }
             };
-            let now = clock::now();
             let code = match raw.name() {
                 b"MPUB" => "E_MPUB_FAILED",
                 b"DPUB" => "E_DPUB_FAILED",

@@ -55,6 +55,7 @@ impl ConnOps<'_> {
         registry: &Registry,
         cache: &mut Option<Arc<TopicCell>>,
         name: &str,
+        now: Nanos,
         f: impl FnOnce(&mut TopicState) -> T,
     ) -> T {
         let mut f = Some(f);
@@ -71,7 +72,7 @@ impl ConnOps<'_> {
                 continue;
             }
             let r = (f.take().expect("called once: the loop returns right after"))(&mut st);
-            cell.after_op(&mut st);
+            cell.after_op_at(&mut st, now);
             drop(st);
             *cache = Some(cell);
             return r;
@@ -79,21 +80,21 @@ impl ConnOps<'_> {
     }
 
     /// Runs `f` on the subscribed topic, if it still exists.
-    fn on_sub<T>(&mut self, f: impl FnOnce(&mut TopicState) -> T) -> Option<T> {
+    fn on_sub<T>(&mut self, now: Nanos, f: impl FnOnce(&mut TopicState) -> T) -> Option<T> {
         let cell = self.sub_cell.as_ref()?;
         let mut st = cell.lock();
         if st.deleted {
             return None;
         }
         let r = f(&mut st);
-        cell.after_op(&mut st);
+        cell.after_op_at(&mut st, now);
         Some(r)
     }
 }
 
 impl BrokerOps for ConnOps<'_> {
     fn publish(&mut self, topic: &str, bodies: Vec<Bytes>, now: Nanos) -> Result<(), String> {
-        let marks = Self::on_topic(self.registry, self.pub_cell, topic, |st| {
+        let marks = Self::on_topic(self.registry, self.pub_cell, topic, now, |st| {
             let before = st.topic.disk_appended();
             st.topic.publish(bodies, now, &mut Deliver)?;
             Ok::<_, String>((st.topic.disk_appended() != before).then(|| st.topic.disk_marks()))
@@ -114,7 +115,7 @@ impl BrokerOps for ConnOps<'_> {
         delay: Nanos,
         now: Nanos,
     ) -> Result<(), String> {
-        Self::on_topic(self.registry, self.pub_cell, topic, |st| {
+        Self::on_topic(self.registry, self.pub_cell, topic, now, |st| {
             st.topic.publish_deferred(body, delay, now);
         });
         Ok(())
@@ -128,13 +129,13 @@ impl BrokerOps for ConnOps<'_> {
         now: Nanos,
     ) -> Result<usize, String> {
         let me = Arc::clone(self.me);
-        Self::on_topic(self.registry, self.sub_cell, topic, |st| {
+        Self::on_topic(self.registry, self.sub_cell, topic, now, |st| {
             st.topic.subscribe(channel, me, settings, now, &mut Deliver)
         })
     }
 
     fn ready(&mut self, sub: &Subscription, client_id: u64, count: i64, now: Nanos) {
-        self.on_sub(|st| {
+        self.on_sub(now, |st| {
             st.topic
                 .set_rdy(&sub.channel, sub.slot, client_id, count, now, &mut Deliver)
         });
@@ -147,7 +148,7 @@ impl BrokerOps for ConnOps<'_> {
         id: &MessageId,
         now: Nanos,
     ) -> Result<(), InFlightError> {
-        self.on_sub(|st| {
+        self.on_sub(now, |st| {
             st.topic
                 .finish(&sub.channel, sub.slot, client_id, id, now, &mut Deliver)
                 .map(|_| ())
@@ -163,7 +164,7 @@ impl BrokerOps for ConnOps<'_> {
         delay: Nanos,
         now: Nanos,
     ) -> Result<(), String> {
-        self.on_sub(|st| {
+        self.on_sub(now, |st| {
             st.topic.requeue(
                 &sub.channel,
                 sub.slot,
@@ -184,7 +185,9 @@ impl BrokerOps for ConnOps<'_> {
         id: &MessageId,
         now: Nanos,
     ) -> Result<(), InFlightError> {
-        self.on_sub(|st| st.topic.touch(&sub.channel, sub.slot, client_id, id, now))
-            .unwrap_or(Err(InFlightError::NotInFlight))
+        self.on_sub(now, |st| {
+            st.topic.touch(&sub.channel, sub.slot, client_id, id, now)
+        })
+        .unwrap_or(Err(InFlightError::NotInFlight))
     }
 }

@@ -39,13 +39,18 @@ impl TopicCell {
     /// After changing the topic: wake its timer if a new deadline is earlier
     /// than the one it sleeps until, and its I/O task if there is disk work.
     pub fn after_op(&self, st: &mut TopicState) {
+        self.after_op_at(st, clock::now());
+    }
+
+    /// [`TopicCell::after_op`] with the time the caller already read.
+    pub fn after_op_at(&self, st: &mut TopicState, now: Nanos) {
         if let Some(w) = st.topic.take_wake() {
             if w < self.armed.load(Ordering::Acquire) {
                 self.armed.store(w, Ordering::Release);
                 self.timer.notify_one();
             }
         }
-        if st.topic.wants_io(clock::now()) {
+        if st.topic.wants_io(now) {
             self.io_wake.notify_one();
         }
     }
