@@ -9,6 +9,7 @@
 
 pub mod broker;
 pub mod io;
+pub mod lookup;
 pub mod options;
 pub mod wire;
 
