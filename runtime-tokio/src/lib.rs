@@ -4,9 +4,14 @@
 //! bytes, holds locks and keeps time.
 
 pub mod clock;
+pub mod host;
 #[cfg(not(madsim))]
 pub mod http_api;
+#[cfg(not(madsim))]
+pub mod http_client;
+pub mod lookupd;
 pub mod nsqd;
 pub mod signal;
 
+pub use lookupd::{Nsqlookupd, NsqlookupdError};
 pub use nsqd::{Nsqd, NsqdError};

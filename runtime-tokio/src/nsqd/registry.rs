@@ -4,12 +4,26 @@
 
 use super::shared::{Deliver, Handle};
 use crate::clock;
-use nsq_core::broker::{BrokerConfig, Topic};
+use nsq_core::broker::{BrokerConfig, ChannelEvent, Topic};
 use nsq_core::io::Nanos;
+use nsq_core::lookup::CatalogEvent;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::Notify;
+
+/// Where the registry reports topics and channels coming and going (nsqd's
+/// lookupd registration listens). Events are sent under the lock that made
+/// the change (the topic map's for topics, the topic's for its channels),
+/// so they arrive in the order the changes happened.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub tx: UnboundedSender<CatalogEvent>,
+    /// New topics start held until their channels are pre-created (set
+    /// while lookupds that can be asked for them are known).
+    pub hold_new_topics: Arc<AtomicBool>,
+}
 
 pub struct TopicState {
     pub topic: Topic<Handle>,
@@ -24,6 +38,7 @@ pub struct TopicCell {
     timer: Notify,
     /// The deadline the topic's timer task sleeps until.
     armed: AtomicI64,
+    catalog: Option<UnboundedSender<CatalogEvent>>,
 }
 
 impl TopicCell {
@@ -40,6 +55,21 @@ impl TopicCell {
                 self.timer.notify_one();
             }
         }
+        if st.topic.has_events() {
+            self.report(st);
+        }
+    }
+
+    /// Passes channel creations/deletions on to the catalog (under the topic lock).
+    fn report(&self, st: &mut TopicState) {
+        for ev in st.topic.take_events() {
+            let Some(tx) = &self.catalog else { continue };
+            let (topic, ev) = (self.name.clone(), ev);
+            let _ = tx.send(match ev {
+                ChannelEvent::Created(channel) => CatalogEvent::ChannelCreated { topic, channel },
+                ChannelEvent::Deleted(channel) => CatalogEvent::ChannelDeleted { topic, channel },
+            });
+        }
     }
 
     /// Marks the topic deleted (caller holds the lock) and stops its timer.
@@ -54,6 +84,7 @@ pub struct Registry {
     cfg: BrokerConfig,
     seed: u64,
     created: AtomicU64,
+    catalog: Option<Catalog>,
 }
 
 impl Registry {
@@ -63,7 +94,14 @@ impl Registry {
             cfg,
             seed,
             created: AtomicU64::new(0),
+            catalog: None,
         }
+    }
+
+    /// Reports topic and channel changes to `catalog`.
+    pub fn with_catalog(mut self, catalog: Catalog) -> Self {
+        self.catalog = Some(catalog);
+        self
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<TopicCell>> {
@@ -85,14 +123,22 @@ impl Registry {
         }
         let n = self.created.fetch_add(1, Ordering::Relaxed);
         let seed = self.seed ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut topic = Topic::new(name, self.cfg.clone(), seed);
+        if let Some(c) = &self.catalog {
+            if c.hold_new_topics.load(Ordering::Acquire) {
+                topic.hold();
+            }
+            let _ = c.tx.send(CatalogEvent::TopicCreated(name.to_string()));
+        }
         let cell = Arc::new(TopicCell {
             name: name.to_string(),
             state: Mutex::new(TopicState {
-                topic: Topic::new(name, self.cfg.clone(), seed),
+                topic,
                 deleted: false,
             }),
             timer: Notify::new(),
             armed: AtomicI64::new(Nanos::MAX),
+            catalog: self.catalog.as_ref().map(|c| c.tx.clone()),
         });
         map.insert(name.to_string(), Arc::clone(&cell));
         drop(map);
@@ -106,7 +152,29 @@ impl Registry {
         let mut map = self.topics.write().unwrap_or_else(|e| e.into_inner());
         if map.get(&cell.name).is_some_and(|c| Arc::ptr_eq(c, cell)) {
             map.remove(&cell.name);
+            if let Some(c) = &self.catalog {
+                let _ = c.tx.send(CatalogEvent::TopicDeleted(cell.name.clone()));
+            }
         }
+    }
+
+    /// NSQ's topic delete: closes its consumers, drops its messages and
+    /// channels, and removes it. False if there is no such topic.
+    pub fn delete(&self, name: &str) -> bool {
+        let Some(cell) = self.get(name) else {
+            return false;
+        };
+        let mut st = cell.lock();
+        if st.deleted {
+            return false;
+        }
+        st.topic.delete_all(&mut Deliver);
+        cell.after_op(&mut st);
+        cell.mark_deleted(&mut st);
+        drop(st);
+        tracing::info!("TOPIC({name}): deleting");
+        self.remove_if_same(&cell);
+        true
     }
 
     /// Every topic, in name order.
