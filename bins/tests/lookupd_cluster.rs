@@ -202,6 +202,15 @@ fn a_restarted_lookupd_is_fully_repopulated() {
         "after restart: {:?}",
         registrations_of(&l, 4151)
     );
+    let identifies = l
+        .proc
+        .logs
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|line| line.contains("IDENTIFY Address:"))
+        .count();
+    assert_eq!(identifies, 1, "repopulated by a single reconnect");
     until_producers(&l, "a", &[me(&n, 4151)]);
     assert_eq!(
         l.get("/channels?topic=a").json()["channels"],

@@ -121,7 +121,7 @@ impl Nsqlookupd {
 
     /// Stops listening; connected peers are dropped.
     pub async fn shutdown(self) {
-        self.shared.stop.notify_waiters();
+        self.shared.stop.notify_one();
         let _ = self.tcp_task.await;
         if let Some(h) = self.http_task {
             h.abort();

@@ -6,31 +6,49 @@ use super::Shared;
 use crate::clock;
 use bytes::BytesMut;
 use nsq_core::lookup::server::{put_response, ReadError, Session};
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
 
 pub(crate) async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
-    let mut conns = tokio::task::JoinSet::new();
+    // Live connections, so shutdown can end them (each removes itself when done).
+    let conns: Arc<Mutex<HashMap<u64, JoinHandle<()>>>> = Arc::default();
+    let mut next_id = 0u64;
     loop {
         tokio::select! {
             _ = shared.stop.notified() => break,
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {
-                    conns.spawn(serve(Arc::clone(&shared), stream, peer));
+                    next_id += 1;
+                    let id = next_id;
+                    let mut map = lock(&conns);
+                    let (sh, cs) = (Arc::clone(&shared), Arc::clone(&conns));
+                    map.insert(id, tokio::spawn(async move {
+                        serve(sh, stream, peer).await;
+                        lock(&cs).remove(&id);
+                    }));
                 }
                 Err(e) => {
                     tracing::warn!("temporary Accept() failure - {e}");
                     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
                 }
             },
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
         }
     }
-    // Dropping the set ends every connection (and their peers leave the DB).
-    conns.shutdown().await;
+    // Ending a connection task drops its session: its peer leaves the DB.
+    let left: Vec<JoinHandle<()>> = lock(&conns).drain().map(|(_, h)| h).collect();
+    for h in left {
+        h.abort();
+        let _ = h.await;
+    }
     tracing::info!("TCP: closing {}", shared.opts.tcp_address);
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A connection's session; its peer leaves the DB when it is dropped
@@ -71,7 +89,8 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr) {
             Ok(_) => open = run_requests(&conn.shared, &mut conn.session, &mut buf, &mut out, peer),
         }
         if !out.is_empty() {
-            if stream.write_all(&out).await.is_err() {
+            // madsim's streams send on flush; real tokio's flush is free.
+            if stream.write_all(&out).await.is_err() || stream.flush().await.is_err() {
                 break;
             }
             out.clear();

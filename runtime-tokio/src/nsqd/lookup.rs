@@ -258,7 +258,12 @@ async fn run_conn(
         }
     }));
     while let Some(data) = rx.recv().await {
-        if let Err(e) = wr.write_all(&data).await {
+        // madsim's streams send on flush; real tokio's flush is free.
+        let written = match wr.write_all(&data).await {
+            Ok(()) => wr.flush().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
             let _ = io.send(Io::Closed(conn, e.to_string()));
             return;
         }

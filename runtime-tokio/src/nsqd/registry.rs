@@ -216,3 +216,61 @@ async fn run_timer(cell: Arc<TopicCell>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nsq_core::broker::config::MemoryOnly;
+
+    fn registry(hold: bool) -> (Registry, tokio::sync::mpsc::UnboundedReceiver<CatalogEvent>) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let cfg = BrokerConfig::from_options(&nsq_core::Options::default(), Arc::new(MemoryOnly));
+        let catalog = Catalog {
+            tx,
+            hold_new_topics: Arc::new(AtomicBool::new(hold)),
+        };
+        (Registry::new(cfg, 1).with_catalog(catalog), rx)
+    }
+
+    fn drain(rx: &mut tokio::sync::mpsc::UnboundedReceiver<CatalogEvent>) -> Vec<CatalogEvent> {
+        std::iter::from_fn(|| rx.try_recv().ok()).collect()
+    }
+
+    #[tokio::test]
+    async fn topic_and_channel_changes_reach_the_catalog_in_order() {
+        let (reg, mut rx) = registry(false);
+        let cell = reg.get_or_create("t");
+        reg.get_or_create("t");
+        {
+            let mut st = cell.lock();
+            assert!(!st.topic.is_held());
+            st.topic.get_or_create_channel("c", 0, &mut Deliver);
+            cell.after_op(&mut st);
+        }
+        assert!(reg.delete("t"));
+        assert!(!reg.delete("t"));
+        let (topic, channel) = ("t".to_string(), "c".to_string());
+        assert_eq!(
+            drain(&mut rx),
+            [
+                CatalogEvent::TopicCreated(topic.clone()),
+                CatalogEvent::ChannelCreated {
+                    topic: topic.clone(),
+                    channel: channel.clone()
+                },
+                CatalogEvent::ChannelDeleted {
+                    topic: topic.clone(),
+                    channel
+                },
+                CatalogEvent::TopicDeleted(topic),
+            ]
+        );
+        assert!(reg.get("t").is_none());
+    }
+
+    #[tokio::test]
+    async fn new_topics_are_held_while_lookupds_can_be_asked() {
+        let (reg, _rx) = registry(true);
+        assert!(reg.get_or_create("t").lock().topic.is_held());
+    }
+}

@@ -389,8 +389,14 @@ fn a_restarted_lookupd_is_fully_repopulated_on_reconnect() {
     w.advance(40 * SECOND);
     assert!(w.registered("l1:4160").is_empty(), "still down");
     w.revive("l1:4160");
+    let sent_before = w.sent.len();
     w.advance(16 * SECOND);
     assert_eq!(w.reg.status("l1:4160"), Some(PeerStatus::Ready));
+    let identifies = w.sent[sent_before..]
+        .iter()
+        .filter(|(_, d)| d.starts_with(b"  V1IDENTIFY"))
+        .count();
+    assert_eq!(identifies, 1, "one reconnect re-syncs everything");
     assert_ne!(before, w.registered("l1:4160"));
     assert_eq!(
         w.registered("l1:4160"),
