@@ -240,6 +240,13 @@ impl Registrar {
             .collect()
     }
 
+    /// NSQ's rule for new topics: while some lookupd can be asked (one told
+    /// us its HTTP address), a new topic waits for its channels to be
+    /// pre-created before its messages flow.
+    pub fn precreates_channels(&self) -> bool {
+        !self.lookupd_http_addresses().is_empty()
+    }
+
     pub fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
     }

@@ -180,11 +180,10 @@ impl Driver {
                 },
             }
         }
-        let http = self.reg.lookupd_http_addresses();
-        // Holding new topics needs someone to ask: only with HTTP (not in the simulator).
-        self.hold
-            .store(cfg!(not(madsim)) && !http.is_empty(), Ordering::Release);
-        *lock(&self.http_addresses) = http;
+        // Asking lookupds takes HTTP, which the simulator does not run.
+        let hold = cfg!(not(madsim)) && self.reg.precreates_channels();
+        self.hold.store(hold, Ordering::Release);
+        *lock(&self.http_addresses) = self.reg.lookupd_http_addresses();
     }
 
     /// A topic was created: if it is held, pre-create its channels and start it.

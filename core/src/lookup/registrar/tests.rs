@@ -290,8 +290,10 @@ fn identifies_then_registers_everything_it_carries() {
     w.event(topic("orders"));
     w.event(channel("orders", "billing"));
     w.event(channel("orders", "shipping"));
+    assert!(!w.reg.precreates_channels(), "no lookupd to ask yet");
     w.set(&["l1:4160"]);
     assert_eq!(w.reg.status("l1:4160"), Some(PeerStatus::Ready));
+    assert!(w.reg.precreates_channels());
     // First bytes on the wire: the magic and NSQ's IDENTIFY.
     let first = &w.sent[0].1;
     let body = br#"{"broadcast_address":"10.0.0.7","hostname":"nsqd-host","http_port":4151,"tcp_port":4150,"version":"1.3.0"}"#;
