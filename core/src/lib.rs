@@ -10,6 +10,7 @@
 pub mod broker;
 pub mod diskqueue;
 pub mod io;
+pub mod lookup;
 pub mod metadata;
 pub mod options;
 pub mod wire;

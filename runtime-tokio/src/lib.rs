@@ -6,9 +6,14 @@
 pub mod clock;
 #[cfg(not(madsim))]
 pub mod disk;
+pub mod host;
 #[cfg(not(madsim))]
 pub mod http_api;
+#[cfg(not(madsim))]
+pub mod http_client;
+pub mod lookupd;
 pub mod nsqd;
 pub mod signal;
 
+pub use lookupd::{Nsqlookupd, NsqlookupdError};
 pub use nsqd::{Nsqd, NsqdError};

@@ -5,6 +5,7 @@ pub mod config;
 pub mod duration;
 pub mod logging;
 pub mod nsqd;
+pub mod nsqlookupd;
 
 /// The version line NSQ's binaries print for `--version`.
 pub fn version_line(app: &str) -> String {
@@ -17,10 +18,5 @@ pub fn version_line(app: &str) -> String {
 
 /// The machine's host name (NSQ's default broadcast address).
 pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "localhost".to_string())
+    nsq_runtime_tokio::host::hostname()
 }

@@ -276,3 +276,252 @@ pub fn hex(s: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
         .collect()
 }
+
+/// nsqlookupd on loopback.
+pub struct Nsqlookupd {
+    pub proc: Proc,
+}
+
+impl Nsqlookupd {
+    /// On fresh ports, broadcasting 127.0.0.1 (as the Go captures did).
+    pub fn start(extra: &[&str]) -> Nsqlookupd {
+        Self::start_on("127.0.0.1:0", "127.0.0.1:0", extra)
+    }
+
+    /// On the given addresses (to restart one where it was).
+    pub fn start_on(tcp: &str, http: &str, extra: &[&str]) -> Nsqlookupd {
+        let mut args: Vec<String> = vec![
+            format!("--tcp-address={tcp}"),
+            format!("--http-address={http}"),
+            "--broadcast-address=127.0.0.1".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let proc = Proc::start(env!("CARGO_BIN_EXE_nsqlookupd"), &args, &["TCP", "HTTP"]);
+        Nsqlookupd { proc }
+    }
+
+    pub fn tcp(&self) -> SocketAddr {
+        self.proc.addr("TCP")
+    }
+
+    pub fn http(&self) -> SocketAddr {
+        self.proc.addr("HTTP")
+    }
+
+    pub fn get(&self, path: &str) -> HttpResponse {
+        http_request(self.http(), "GET", path)
+    }
+
+    pub fn post(&self, path: &str) -> HttpResponse {
+        http_request(self.http(), "POST", path)
+    }
+
+    /// A lookup protocol connection that has sent the magic.
+    pub fn client(&self) -> LookupClient {
+        let mut c = LookupClient::connect(self.tcp());
+        c.send(b"  V1");
+        c
+    }
+}
+
+/// An HTTP answer.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// Names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    /// Parses a raw answer (status line, headers, blank line, body; `\r\n`
+    /// or `\n` line ends; a chunked body is de-chunked).
+    pub fn parse(raw: &[u8]) -> HttpResponse {
+        let (head, body) = match find(raw, b"\r\n\r\n") {
+            Some(i) => (&raw[..i], &raw[i + 4..]),
+            None => {
+                let i = find(raw, b"\n\n").expect("end of headers");
+                (&raw[..i], &raw[i + 2..])
+            }
+        };
+        let head = String::from_utf8_lossy(head);
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|s| s.parse().ok())
+            .expect("status line");
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        let mut r = HttpResponse {
+            status,
+            headers,
+            body: body.to_vec(),
+        };
+        if r.header("transfer-encoding") == Some("chunked") && raw.windows(2).any(|w| w == b"\r\n")
+        {
+            r.body = dechunk(body);
+        }
+        r
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(i) = find(b, b"\r\n") {
+        let size = usize::from_str_radix(String::from_utf8_lossy(&b[..i]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&b[i + 2..i + 2 + size]);
+        b = &b[i + 2 + size + 2..];
+    }
+    out
+}
+
+/// One HTTP/1.1 request on its own connection.
+pub fn http_request(addr: SocketAddr, method: &str, path: &str) -> HttpResponse {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).expect("send");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read");
+    HttpResponse::parse(&raw)
+}
+
+/// What a lookup protocol read gave.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LookupGot {
+    Response(Vec<u8>),
+    Closed,
+    Timeout,
+}
+
+/// A raw lookup protocol V1 client: answers are `[4-byte BE size][data]`.
+pub struct LookupClient {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl LookupClient {
+    pub fn connect(addr: SocketAddr) -> LookupClient {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_nodelay(true).ok();
+        LookupClient {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("send");
+    }
+
+    pub fn read(&mut self, timeout: Duration) -> LookupGot {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.buf.len() >= 4 {
+                let n = u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]])
+                    as usize;
+                if self.buf.len() >= 4 + n {
+                    let data = self.buf[4..4 + n].to_vec();
+                    self.buf.drain(..4 + n);
+                    return LookupGot::Response(data);
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return LookupGot::Timeout;
+            }
+            self.stream.set_read_timeout(Some(left)).ok();
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return LookupGot::Closed,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return LookupGot::Timeout
+                }
+                Err(_) => return LookupGot::Closed,
+            }
+        }
+    }
+
+    /// The next answer as text; panics on close or timeout.
+    pub fn response(&mut self) -> String {
+        match self.read(Duration::from_secs(5)) {
+            LookupGot::Response(d) => String::from_utf8_lossy(&d).into_owned(),
+            other => panic!("expected an answer, got {other:?}"),
+        }
+    }
+
+    /// IDENTIFY as a (fake) nsqd; returns the answer.
+    pub fn identify(&mut self, body: &str) -> String {
+        self.send(&identify_cmd(body.as_bytes()));
+        self.response()
+    }
+
+    /// True if the server closes the connection within `timeout`.
+    pub fn closed_within(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.read(deadline.saturating_duration_since(Instant::now())) {
+                LookupGot::Closed => return true,
+                LookupGot::Timeout => return false,
+                LookupGot::Response(_) => continue,
+            }
+        }
+    }
+}
+
+/// `IDENTIFY\n[4-byte BE size][body]`.
+pub fn identify_cmd(body: &[u8]) -> Vec<u8> {
+    let mut v = b"IDENTIFY\n".to_vec();
+    v.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    v.extend_from_slice(body);
+    v
+}
+
+/// Polls `f` until it returns `Some` or `timeout` passes.
+pub fn eventually<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

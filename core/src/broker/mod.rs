@@ -22,4 +22,4 @@ pub use config::{BackendFactory, BrokerConfig};
 pub use consumer::{Consumer, ConsumerSettings};
 pub use local::LocalBroker;
 pub use outbox::Outbox;
-pub use topic::{QueueKey, Topic};
+pub use topic::{ChannelEvent, QueueKey, Topic};

@@ -33,11 +33,23 @@ pub struct Unsubscribed {
     pub topic_should_go: bool,
 }
 
+/// A channel came or went: what nsqd tells its lookupds
+/// ([`Topic::take_events`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelEvent {
+    Created(String),
+    Deleted(String),
+}
+
 #[derive(Debug)]
 pub struct Topic<K> {
     name: String,
     ephemeral: bool,
     paused: bool,
+    /// Not started yet: like NSQ, a new topic holds its messages until the
+    /// channels lookupd knows for it are created ([`Topic::start`]).
+    held: bool,
+    events: Vec<ChannelEvent>,
     channels: BTreeMap<String, Channel<K>>,
     /// Messages waiting for a channel (none yet, or the topic is paused).
     backlog: MsgQueue,
@@ -90,6 +102,8 @@ impl<K> Topic<K> {
             name: name.to_string(),
             ephemeral: is_ephemeral(name),
             paused: false,
+            held: false,
+            events: Vec::new(),
             channels: BTreeMap::new(),
             backlog: MsgQueue::new(cfg.mem_queue_size, backend),
             deferred_backlog: VecDeque::new(),
@@ -177,6 +191,7 @@ impl<K> Topic<K> {
 
     fn wants_pump(&self) -> bool {
         !self.paused
+            && !self.held
             && !self.channels.is_empty()
             && (!self.backlog.is_empty() || !self.deferred_backlog.is_empty())
     }
@@ -192,6 +207,7 @@ impl<K> Topic<K> {
             let seed = self.rng.next_u64();
             let ch = Channel::new(&self.name, name, &self.cfg, seed);
             self.channels.insert(name.to_string(), ch);
+            self.events.push(ChannelEvent::Created(name.to_string()));
             self.pump(now, out);
         }
         self.channels
@@ -201,7 +217,10 @@ impl<K> Topic<K> {
 
     /// Adds a channel whose backend the caller built (used when loading).
     pub fn insert_channel(&mut self, ch: Channel<K>) {
-        self.channels.insert(ch.name().to_string(), ch);
+        let name = ch.name().to_string();
+        if self.channels.insert(name.clone(), ch).is_none() {
+            self.events.push(ChannelEvent::Created(name));
+        }
     }
 
     /// SUB: subscribes a consumer (creating the channel) and returns its slot.
@@ -226,6 +245,7 @@ impl<K> Topic<K> {
                     ch.empty();
                     self.retire(ch);
                 }
+                self.events.push(ChannelEvent::Deleted(channel.to_string()));
                 res.channel_deleted = true;
                 res.topic_should_go = self.ephemeral && self.channels.is_empty();
             }
@@ -240,6 +260,7 @@ impl<K> Topic<K> {
                 ch.close_consumers(out);
                 ch.empty();
                 self.retire(ch);
+                self.events.push(ChannelEvent::Deleted(name.to_string()));
                 true
             }
             None => false,
@@ -253,10 +274,11 @@ impl<K> Topic<K> {
 
     /// Deletes everything (topic delete): closes every consumer, drops all messages.
     pub fn delete_all(&mut self, out: &mut impl Outbox<K>) {
-        for (_, mut ch) in std::mem::take(&mut self.channels) {
+        for (name, mut ch) in std::mem::take(&mut self.channels) {
             ch.close_consumers(out);
             ch.empty();
             self.retire(ch);
+            self.events.push(ChannelEvent::Deleted(name));
         }
         self.empty();
         if let Some(dq) = self.backlog.backend_mut().disk_queue() {
@@ -274,6 +296,7 @@ impl<K> Topic<K> {
 
     fn fans_out_now(&self) -> bool {
         !self.paused
+            && !self.held
             && !self.channels.is_empty()
             && self.backlog.is_empty()
             && self.deferred_backlog.is_empty()
@@ -341,7 +364,7 @@ impl<K> Topic<K> {
     /// Moves backlog into the channels (bounded per call; asks to be called
     /// again via the wake time when more remains).
     pub fn pump(&mut self, now: Nanos, out: &mut impl Outbox<K>) {
-        if self.paused || self.channels.is_empty() {
+        if self.paused || self.held || self.channels.is_empty() {
             return;
         }
         while let Some((msg, deadline)) = self.deferred_backlog.pop_front() {
@@ -573,6 +596,32 @@ impl<K> Topic<K> {
             ch.tick(now, out);
             let d = ch.take_new_deadline();
             self.wake = self.wake.min(d);
+        }
+    }
+
+    /// Channels created or deleted since the last call, in order.
+    pub fn take_events(&mut self) -> Vec<ChannelEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
+    /// Holds a new topic's messages until [`Topic::start`] (while nsqd asks
+    /// lookupd which channels to pre-create, so each of them gets every message).
+    pub fn hold(&mut self) {
+        self.held = true;
+    }
+
+    pub fn is_held(&self) -> bool {
+        self.held
+    }
+
+    /// Starts a held topic: its backlog flows into every channel it has now.
+    pub fn start(&mut self, now: Nanos, out: &mut impl Outbox<K>) {
+        if std::mem::replace(&mut self.held, false) {
+            self.pump(now, out);
         }
     }
 

@@ -267,6 +267,7 @@ impl<'a> Session<'a> {
             return;
         }
         let gone = st.topic.unsubscribe(&sub.channel, sub.slot, self.client.id);
+        cell.after_op(&mut st);
         if gone.channel_deleted {
             tracing::info!("TOPIC({}): deleting channel {}", cell.name, sub.channel);
         }

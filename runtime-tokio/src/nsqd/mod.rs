@@ -4,13 +4,18 @@ mod backends;
 mod conn;
 pub mod disk_io;
 mod lifecycle;
+mod lookup;
 pub mod ops;
+mod precreate;
 pub mod registry;
 pub mod shared;
 
 use disk_io::DiskFactory;
+use lookup::LookupHandle;
 use nsq_core::broker::config::MemoryOnly;
 use nsq_core::broker::{BrokerConfig, ClientConfig};
+use nsq_core::lookup::registrar::{NodeInfo, RegistrarConfig, Timing};
+use nsq_core::lookup::Registrar;
 use nsq_core::Options;
 use registry::Registry;
 use shared::Handle;
@@ -47,6 +52,7 @@ pub(crate) struct Inner {
     pub registry: Registry,
     /// Disk handles (none: everything stays in memory).
     pub disks: Option<DiskFactory>,
+    lookup: LookupHandle,
     next_client_id: AtomicU64,
     /// Live connections, to close them at shutdown.
     conns: Mutex<BTreeMap<u64, Handle>>,
@@ -110,15 +116,40 @@ impl Nsqd {
         };
         let broker_cfg = BrokerConfig::from_options(&opts, backends);
         let seed = opts.node_id as u64;
-        let inner = Arc::new(Inner {
-            client_cfg: Arc::new(client_cfg),
-            registry: Registry::new(broker_cfg, seed, disks.clone()),
-            disks,
-            next_client_id: AtomicU64::new(0),
-            conns: Mutex::new(BTreeMap::new()),
-            conns_changed: Notify::new(),
-            stop: Notify::new(),
-            opts,
+        let listener = TcpListener::bind(&opts.tcp_address)
+            .await
+            .map_err(|e| NsqdError::Listen(opts.tcp_address.clone(), e))?;
+        let tcp_addr = listener
+            .local_addr()
+            .map_err(|e| NsqdError::Listen(opts.tcp_address.clone(), e))?;
+        tracing::info!("TCP: listening on {tcp_addr}");
+        // nsqd serves no HTTP yet: once it does, pass its listener's address here.
+        let node = node_info(&opts, tcp_addr, None, &crate::host::hostname());
+        if node.http_port == 0 && !opts.lookupd_tcp_addresses.is_empty() {
+            tracing::warn!(
+                "LOOKUP: broadcast HTTP port is 0, lookupds will refuse this nsqd; set --broadcast-http-port"
+            );
+        }
+        let registrar = Registrar::new(RegistrarConfig {
+            node,
+            max_response_size: opts.max_body_size,
+            timing: Timing::default(),
+            seed: seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(tcp_addr.port()),
+        });
+        let inner = Arc::new_cyclic(|weak| {
+            let addrs = opts.lookupd_tcp_addresses.clone();
+            let (lookup, catalog) = LookupHandle::start(registrar, addrs, weak.clone());
+            Inner {
+                client_cfg: Arc::new(client_cfg),
+                registry: Registry::new(broker_cfg, seed, disks.clone()).with_catalog(catalog),
+                disks,
+                lookup,
+                next_client_id: AtomicU64::new(0),
+                conns: Mutex::new(BTreeMap::new()),
+                conns_changed: Notify::new(),
+                stop: Notify::new(),
+                opts,
+            }
         });
         let persister = match &inner.disks {
             Some(_) => {
@@ -129,13 +160,6 @@ impl Nsqd {
             }
             None => None,
         };
-        let listener = TcpListener::bind(&inner.opts.tcp_address)
-            .await
-            .map_err(|e| NsqdError::Listen(inner.opts.tcp_address.clone(), e))?;
-        let tcp_addr = listener
-            .local_addr()
-            .map_err(|e| NsqdError::Listen(inner.opts.tcp_address.clone(), e))?;
-        tracing::info!("TCP: listening on {tcp_addr}");
         let accept = tokio::spawn(accept_loop(Arc::clone(&inner), listener));
         Ok(Nsqd {
             inner,
@@ -176,8 +200,26 @@ impl Nsqd {
         if self.inner.disks.is_some() {
             lifecycle::persist_all(&self.inner).await;
         }
+        self.inner.lookup.stop().await;
         drop(self.lock);
         tracing::info!("NSQ: bye");
+    }
+
+    /// Replaces the lookupds this nsqd registers with (NSQ's
+    /// `PUT /config/nsqlookupd_tcp_addresses`): dropped ones are closed,
+    /// new ones connected and told everything.
+    pub fn set_lookupd_tcp_addresses(&self, addrs: Vec<String>) {
+        self.inner.lookup.set_tcp_addresses(addrs);
+    }
+
+    /// The lookupd TCP addresses currently configured.
+    pub fn lookupd_tcp_addresses(&self) -> Vec<String> {
+        self.inner.lookup.tcp_addresses()
+    }
+
+    /// The lookupds' HTTP addresses learned from their IDENTIFY answers.
+    pub fn lookupd_http_addresses(&self) -> Vec<String> {
+        self.inner.lookup.http_addresses()
     }
 }
 
@@ -197,4 +239,65 @@ async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
         }
     }
     tracing::info!("TCP: closing {}", inner.opts.tcp_address);
+}
+
+/// What this nsqd tells lookupds in IDENTIFY. Ports are the broadcast
+/// ports, or else the ports it really listens on (`http` is the HTTP
+/// listener's address when there is one; without it, the port of
+/// --http-address).
+fn node_info(
+    opts: &Options,
+    tcp: SocketAddr,
+    http: Option<SocketAddr>,
+    hostname: &str,
+) -> NodeInfo {
+    let http_port = match (opts.broadcast_http_port, http) {
+        (p, _) if p != 0 => p,
+        (_, Some(a)) => a.port(),
+        (_, None) => opts
+            .http_address
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.parse().ok())
+            .unwrap_or(0),
+    };
+    let tcp_port = match opts.broadcast_tcp_port {
+        0 => tcp.port(),
+        p => p,
+    };
+    NodeInfo {
+        broadcast_address: opts.broadcast_address.clone(),
+        hostname: hostname.to_string(),
+        http_port,
+        tcp_port,
+        version: nsq_core::NSQ_VERSION.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcast_ports_default_to_the_listening_ports() {
+        let tcp: SocketAddr = "127.0.0.1:5150".parse().unwrap();
+        let http: SocketAddr = "127.0.0.1:5151".parse().unwrap();
+        let mut o = Options {
+            broadcast_address: "b".into(),
+            http_address: "0.0.0.0:4151".into(),
+            ..Options::default()
+        };
+        let n = node_info(&o, tcp, Some(http), "h");
+        assert_eq!(
+            (n.tcp_port, n.http_port, n.hostname.as_str()),
+            (5150, 5151, "h")
+        );
+        assert_eq!(node_info(&o, tcp, None, "h").http_port, 4151);
+        o.broadcast_tcp_port = 1;
+        o.broadcast_http_port = 2;
+        let n = node_info(&o, tcp, Some(http), "h");
+        assert_eq!(
+            (n.tcp_port, n.http_port, n.version.as_str()),
+            (1, 2, "1.3.0")
+        );
+    }
 }

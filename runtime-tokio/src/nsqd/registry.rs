@@ -5,12 +5,26 @@
 use super::disk_io::{run_jobs, DiskFactory};
 use super::shared::{Deliver, Handle};
 use crate::clock;
-use nsq_core::broker::{BrokerConfig, Topic};
+use nsq_core::broker::{BrokerConfig, ChannelEvent, Topic};
 use nsq_core::io::Nanos;
+use nsq_core::lookup::CatalogEvent;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::Notify;
+
+/// Where the registry reports topics and channels coming and going (nsqd's
+/// lookupd registration listens). Events are sent under the lock that made
+/// the change (the topic map's for topics, the topic's for its channels),
+/// so they arrive in the order the changes happened.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub tx: UnboundedSender<CatalogEvent>,
+    /// New topics start held until their channels are pre-created (set
+    /// while lookupds that can be asked for them are known).
+    pub hold_new_topics: Arc<AtomicBool>,
+}
 
 pub struct TopicState {
     pub topic: Topic<Handle>,
@@ -29,6 +43,7 @@ pub struct TopicCell {
     io_wake: Notify,
     /// Every finished batch of disk work (publishers waiting for durability listen).
     pub io_done: Notify,
+    catalog: Option<UnboundedSender<CatalogEvent>>,
 }
 
 impl TopicCell {
@@ -53,6 +68,21 @@ impl TopicCell {
         if st.topic.wants_io(now) {
             self.io_wake.notify_one();
         }
+        if st.topic.has_events() {
+            self.report(st);
+        }
+    }
+
+    /// Passes channel creations/deletions on to the catalog (under the topic lock).
+    fn report(&self, st: &mut TopicState) {
+        for ev in st.topic.take_events() {
+            let Some(tx) = &self.catalog else { continue };
+            let (topic, ev) = (self.name.clone(), ev);
+            let _ = tx.send(match ev {
+                ChannelEvent::Created(channel) => CatalogEvent::ChannelCreated { topic, channel },
+                ChannelEvent::Deleted(channel) => CatalogEvent::ChannelDeleted { topic, channel },
+            });
+        }
     }
 
     /// Marks the topic deleted (caller holds the lock) and stops its timer;
@@ -76,6 +106,7 @@ pub struct Registry {
     created: AtomicU64,
     /// Disk handles for the topics' I/O tasks (none: memory only).
     disks: Option<DiskFactory>,
+    catalog: Option<Catalog>,
 }
 
 impl Registry {
@@ -86,11 +117,18 @@ impl Registry {
             seed,
             created: AtomicU64::new(0),
             disks,
+            catalog: None,
         }
     }
 
     pub fn config(&self) -> &BrokerConfig {
         &self.cfg
+    }
+
+    /// Reports topic and channel changes to `catalog`.
+    pub fn with_catalog(mut self, catalog: Catalog) -> Self {
+        self.catalog = Some(catalog);
+        self
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<TopicCell>> {
@@ -112,16 +150,24 @@ impl Registry {
         }
         let n = self.created.fetch_add(1, Ordering::Relaxed);
         let seed = self.seed ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut topic = Topic::new(name, self.cfg.clone(), seed);
+        if let Some(c) = &self.catalog {
+            if c.hold_new_topics.load(Ordering::Acquire) {
+                topic.hold();
+            }
+            let _ = c.tx.send(CatalogEvent::TopicCreated(name.to_string()));
+        }
         let cell = Arc::new(TopicCell {
             name: name.to_string(),
             state: Mutex::new(TopicState {
-                topic: Topic::new(name, self.cfg.clone(), seed),
+                topic,
                 deleted: false,
             }),
             timer: Notify::new(),
             armed: AtomicI64::new(Nanos::MAX),
             io_wake: Notify::new(),
             io_done: Notify::new(),
+            catalog: self.catalog.as_ref().map(|c| c.tx.clone()),
         });
         map.insert(name.to_string(), Arc::clone(&cell));
         drop(map);
@@ -138,7 +184,29 @@ impl Registry {
         let mut map = self.topics.write().unwrap_or_else(|e| e.into_inner());
         if map.get(&cell.name).is_some_and(|c| Arc::ptr_eq(c, cell)) {
             map.remove(&cell.name);
+            if let Some(c) = &self.catalog {
+                let _ = c.tx.send(CatalogEvent::TopicDeleted(cell.name.clone()));
+            }
         }
+    }
+
+    /// NSQ's topic delete: closes its consumers, drops its messages and
+    /// channels, and removes it. False if there is no such topic.
+    pub fn delete(&self, name: &str) -> bool {
+        let Some(cell) = self.get(name) else {
+            return false;
+        };
+        let mut st = cell.lock();
+        if st.deleted {
+            return false;
+        }
+        st.topic.delete_all(&mut Deliver);
+        cell.after_op(&mut st);
+        cell.mark_deleted(&mut st);
+        drop(st);
+        tracing::info!("TOPIC({name}): deleting");
+        self.remove_if_same(&cell);
+        true
     }
 
     /// Every topic, in name order.
@@ -220,5 +288,63 @@ async fn run_io(cell: Arc<TopicCell>, disk: Box<dyn nsq_core::io::Disk + Send>) 
             cell.after_op(&mut st);
         }
         cell.io_done.notify_waiters();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nsq_core::broker::config::MemoryOnly;
+
+    fn registry(hold: bool) -> (Registry, tokio::sync::mpsc::UnboundedReceiver<CatalogEvent>) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let cfg = BrokerConfig::from_options(&nsq_core::Options::default(), Arc::new(MemoryOnly));
+        let catalog = Catalog {
+            tx,
+            hold_new_topics: Arc::new(AtomicBool::new(hold)),
+        };
+        (Registry::new(cfg, 1, None).with_catalog(catalog), rx)
+    }
+
+    fn drain(rx: &mut tokio::sync::mpsc::UnboundedReceiver<CatalogEvent>) -> Vec<CatalogEvent> {
+        std::iter::from_fn(|| rx.try_recv().ok()).collect()
+    }
+
+    #[tokio::test]
+    async fn topic_and_channel_changes_reach_the_catalog_in_order() {
+        let (reg, mut rx) = registry(false);
+        let cell = reg.get_or_create("t");
+        reg.get_or_create("t");
+        {
+            let mut st = cell.lock();
+            assert!(!st.topic.is_held());
+            st.topic.get_or_create_channel("c", 0, &mut Deliver);
+            cell.after_op(&mut st);
+        }
+        assert!(reg.delete("t"));
+        assert!(!reg.delete("t"));
+        let (topic, channel) = ("t".to_string(), "c".to_string());
+        assert_eq!(
+            drain(&mut rx),
+            [
+                CatalogEvent::TopicCreated(topic.clone()),
+                CatalogEvent::ChannelCreated {
+                    topic: topic.clone(),
+                    channel: channel.clone()
+                },
+                CatalogEvent::ChannelDeleted {
+                    topic: topic.clone(),
+                    channel
+                },
+                CatalogEvent::TopicDeleted(topic),
+            ]
+        );
+        assert!(reg.get("t").is_none());
+    }
+
+    #[tokio::test]
+    async fn new_topics_are_held_while_lookupds_can_be_asked() {
+        let (reg, _rx) = registry(true);
+        assert!(reg.get_or_create("t").lock().topic.is_held());
     }
 }

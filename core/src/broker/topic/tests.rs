@@ -164,3 +164,69 @@ fn a_large_backlog_moves_in_bounded_steps() {
     assert_eq!(t.depth(), 0);
     assert_eq!(t.channel("a").unwrap().depth() as usize, PUMP_BATCH + 10);
 }
+
+#[test]
+fn channel_creations_and_deletions_are_reported_in_order() {
+    let mut t = topic("t", 100);
+    let mut out = Recorder::default();
+    assert!(!t.has_events());
+    t.get_or_create_channel("a", T0, &mut out);
+    t.get_or_create_channel("a", T0, &mut out);
+    let slot = t
+        .subscribe("e#ephemeral", 1, settings(1), T0, &mut out)
+        .unwrap();
+    assert!(t.has_events());
+    assert_eq!(
+        t.take_events(),
+        [
+            ChannelEvent::Created("a".into()),
+            ChannelEvent::Created("e#ephemeral".into())
+        ]
+    );
+    assert!(t.take_events().is_empty());
+    assert!(t.unsubscribe("e#ephemeral", slot, 1).channel_deleted);
+    assert!(t.delete_channel("a", &mut out));
+    assert!(!t.delete_channel("a", &mut out));
+    t.get_or_create_channel("b", T0, &mut out);
+    t.get_or_create_channel("c", T0, &mut out);
+    t.delete_all(&mut out);
+    assert_eq!(
+        t.take_events(),
+        [
+            ChannelEvent::Deleted("e#ephemeral".into()),
+            ChannelEvent::Deleted("a".into()),
+            ChannelEvent::Created("b".into()),
+            ChannelEvent::Created("c".into()),
+            ChannelEvent::Deleted("b".into()),
+            ChannelEvent::Deleted("c".into()),
+        ]
+    );
+}
+
+#[test]
+fn a_held_topic_gives_its_backlog_to_every_channel_created_before_start() {
+    let mut t = topic("t", 100);
+    let mut out = Recorder::default();
+    t.hold();
+    t.publish(bodies(3), T0, &mut out).unwrap();
+    t.publish_deferred(Bytes::from_static(b"later"), SECOND, T0);
+    // A consumer may subscribe while the topic is held; nothing flows yet.
+    let a = t.subscribe("a", 1, settings(1), T0, &mut out).unwrap();
+    t.set_rdy("a", a, 1, 10, T0, &mut out);
+    t.get_or_create_channel("b", T0, &mut out);
+    assert!(out.delivered.is_empty());
+    assert_eq!(t.depth(), 4);
+    assert_eq!(t.next_deadline(T0), None, "a held topic has no work");
+    t.start(T0, &mut out);
+    assert!(!t.is_held());
+    assert_eq!(t.depth(), 0);
+    assert_eq!(out.delivered.len(), 3, "consumer of a got the backlog");
+    assert_eq!(
+        t.channel("b").unwrap().depth(),
+        3,
+        "b got every message too"
+    );
+    // After start, publishing fans out directly.
+    t.publish(bodies(1), T0, &mut out).unwrap();
+    assert_eq!(t.channel("b").unwrap().depth(), 4);
+}

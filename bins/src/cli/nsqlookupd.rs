@@ -1,0 +1,174 @@
+//! nsqlookupd's flags, with NSQ v1.3.0's names and defaults, resolved
+//! against a `--config` file (flags win) into core [`LookupdOptions`].
+
+use super::config::{pick, ConfigFile};
+use super::duration;
+use clap::{ArgAction, Parser};
+use nsq_core::lookup::LookupdOptions;
+use std::time::Duration;
+
+fn go_duration(s: &str) -> Result<Duration, String> {
+    duration::parse(s)
+}
+
+/// nsqlookupd: the directory nsqd nodes register with and consumers query.
+#[derive(Debug, Parser)]
+#[command(
+    name = "nsqlookupd",
+    disable_version_flag = true,
+    about = "nsqlookupd keeps track of which nsqd nodes carry which topics and channels (NSQ v1.3.0 compatible)"
+)]
+pub struct NsqlookupdFlags {
+    /// print version string
+    #[arg(long, action = ArgAction::SetTrue)]
+    pub version: bool,
+    /// path to config file (TOML; command-line flags take precedence)
+    #[arg(long)]
+    pub config: Option<String>,
+    /// set log verbosity: debug, info, warn, error, or fatal [default: info]
+    #[arg(long)]
+    pub log_level: Option<String>,
+    /// log message prefix [default: "[nsqlookupd] "]
+    #[arg(long)]
+    pub log_prefix: Option<String>,
+    /// [deprecated] has no effect, use --log-level
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", hide = true)]
+    pub verbose: Option<bool>,
+    /// <addr>:<port> to listen on for TCP clients [default: 0.0.0.0:4160]
+    #[arg(long)]
+    pub tcp_address: Option<String>,
+    /// <addr>:<port> to listen on for HTTP clients [default: 0.0.0.0:4161]
+    #[arg(long)]
+    pub http_address: Option<String>,
+    /// address of this lookupd node, (default to the OS hostname)
+    #[arg(long)]
+    pub broadcast_address: Option<String>,
+    /// duration of time a producer will remain in the active list since its last ping [default: 5m0s]
+    #[arg(long, value_parser = go_duration)]
+    pub inactive_producer_timeout: Option<Duration>,
+    /// duration of time a producer will remain tombstoned if registration remains [default: 45s]
+    #[arg(long, value_parser = go_duration)]
+    pub tombstone_lifetime: Option<Duration>,
+}
+
+/// Resolved settings for the nsqlookupd binary.
+#[derive(Debug, Clone)]
+pub struct NsqlookupdSettings {
+    pub options: LookupdOptions,
+    pub log_level: String,
+    pub log_prefix: String,
+}
+
+impl NsqlookupdFlags {
+    /// Merges flags, the config file and NSQ's defaults.
+    pub fn resolve(self, hostname: &str) -> Result<NsqlookupdSettings, String> {
+        let file = match &self.config {
+            Some(path) => ConfigFile::load(path)?,
+            None => ConfigFile::default(),
+        };
+        let f = &file;
+        let d = LookupdOptions::default();
+        let log_level = pick(self.log_level, f.string("log_level"), "info".into())?;
+        super::logging::parse_level(&log_level)
+            .map_err(|_| format!("failed parsing log_level {log_level:?}"))?;
+        let log_prefix = pick(
+            self.log_prefix,
+            f.string("log_prefix"),
+            "[nsqlookupd] ".into(),
+        )?;
+        let options = LookupdOptions {
+            tcp_address: pick(self.tcp_address, f.string("tcp_address"), d.tcp_address)?,
+            http_address: pick(self.http_address, f.string("http_address"), d.http_address)?,
+            broadcast_address: pick(
+                self.broadcast_address,
+                f.string("broadcast_address"),
+                hostname.to_string(),
+            )?,
+            inactive_producer_timeout: pick(
+                self.inactive_producer_timeout,
+                f.duration("inactive_producer_timeout"),
+                d.inactive_producer_timeout,
+            )?,
+            tombstone_lifetime: pick(
+                self.tombstone_lifetime,
+                f.duration("tombstone_lifetime"),
+                d.tombstone_lifetime,
+            )?,
+            hostname: hostname.to_string(),
+        };
+        Ok(NsqlookupdSettings {
+            options,
+            log_level,
+            log_prefix,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn parse(args: &[&str]) -> NsqlookupdFlags {
+        let argv = super::super::args::normalize(
+            std::iter::once("nsqlookupd")
+                .chain(args.iter().copied())
+                .map(Into::into),
+        );
+        NsqlookupdFlags::try_parse_from(argv).unwrap()
+    }
+
+    #[test]
+    fn defaults_are_nsqs() {
+        let s = parse(&[]).resolve("host").unwrap();
+        let o = s.options;
+        assert_eq!(o.tcp_address, "0.0.0.0:4160");
+        assert_eq!(o.http_address, "0.0.0.0:4161");
+        assert_eq!(o.broadcast_address, "host");
+        assert_eq!(o.hostname, "host");
+        assert_eq!(o.inactive_producer_timeout, Duration::from_secs(300));
+        assert_eq!(o.tombstone_lifetime, Duration::from_secs(45));
+        assert_eq!(
+            (s.log_level.as_str(), s.log_prefix.as_str()),
+            ("info", "[nsqlookupd] ")
+        );
+    }
+
+    #[test]
+    fn go_style_flags_and_the_config_file() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(
+            file,
+            "log_level = \"debug\"\ntcp_address = \"1.2.3.4:1\"\ninactive_producer_timeout = \"10s\"\ntombstone_lifetime = 1500\nbroadcast_address = \"file\""
+        )
+        .unwrap();
+        let path = file.path().to_str().unwrap().to_string();
+        let s = parse(&[
+            "-config",
+            &path,
+            "-broadcast-address=flag",
+            "--tombstone-lifetime",
+            "1m30s",
+        ])
+        .resolve("h")
+        .unwrap();
+        let o = s.options;
+        assert_eq!(s.log_level, "debug");
+        assert_eq!(o.tcp_address, "1.2.3.4:1");
+        assert_eq!(o.broadcast_address, "flag");
+        assert_eq!(o.inactive_producer_timeout, Duration::from_secs(10));
+        assert_eq!(o.tombstone_lifetime, Duration::from_secs(90));
+        let o = parse(&["-config", &path]).resolve("h").unwrap().options;
+        assert_eq!(o.tombstone_lifetime, Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        assert!(NsqlookupdFlags::try_parse_from(["nsqlookupd", "--tombstone-lifetime=5"]).is_err());
+        assert!(NsqlookupdFlags::try_parse_from(["nsqlookupd", "--bogus"]).is_err());
+        assert!(parse(&["--log-level=loud"]).resolve("h").is_err());
+        assert!(parse(&["--config=/nonexistent/x.toml"])
+            .resolve("h")
+            .is_err());
+    }
+}
