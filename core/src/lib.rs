@@ -8,6 +8,8 @@
 #![forbid(unsafe_code)]
 
 pub mod broker;
+pub mod consumer;
+pub mod duration;
 pub mod io;
 pub mod options;
 pub mod wire;
