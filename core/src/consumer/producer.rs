@@ -64,7 +64,7 @@ pub fn encode_publish<B: AsRef<[u8]>>(
         Publish::Pub { body, .. } | Publish::Dpub { body, .. } if body.is_empty() => {
             Err(PublishError::EmptyBody)
         }
-        Publish::Mpub { bodies, .. } if bodies.is_empty() => Err(PublishError::NoMessages),
+        Publish::Mpub { bodies: [], .. } => Err(PublishError::NoMessages),
         Publish::Mpub { bodies, .. } if bodies.iter().any(|b| b.as_ref().is_empty()) => {
             Err(PublishError::EmptyBody)
         }

@@ -420,12 +420,11 @@ impl ConsumerState {
             Some(DiscoveryAction::Query(url)) => {
                 self.actions.push_back(Action::QueryLookupd { url })
             }
-            Some(DiscoveryAction::Reconnect(addr)) => {
-                if !self.is_connected_to(&addr) {
-                    self.pending.insert(addr.clone(), true);
-                    self.actions.push_back(Action::Connect { addr });
-                }
+            Some(DiscoveryAction::Reconnect(addr)) if !self.is_connected_to(&addr) => {
+                self.pending.insert(addr.clone(), true);
+                self.actions.push_back(Action::Connect { addr });
             }
+            Some(DiscoveryAction::Reconnect(_)) => {}
         }
     }
 
