@@ -48,6 +48,17 @@ pub fn check_sources(nsqd: &[String], lookupd: &[String]) -> Result<(), String> 
     }
 }
 
+/// A generator seeded from the clock and the process id (for names and
+/// sampling, where NSQ's tools use Go's global RNG).
+pub fn rng() -> rand::rngs::SmallRng {
+    use rand::SeedableRng;
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    rand::rngs::SmallRng::seed_from_u64(t ^ u64::from(std::process::id()).rotate_left(40))
+}
+
 /// A multi-threaded tokio runtime.
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()

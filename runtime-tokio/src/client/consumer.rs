@@ -377,6 +377,11 @@ impl Messages {
         self.rx.recv().await
     }
 
+    /// True when no message is waiting right now.
+    pub fn is_empty(&self) -> bool {
+        self.rx.is_empty()
+    }
+
     /// The next message, or `None` once the consumer stopped.
     pub async fn recv(&mut self) -> Option<Message> {
         std::future::poll_fn(|cx| self.poll_next_message(cx)).await
