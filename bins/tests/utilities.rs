@@ -100,3 +100,156 @@ fn to_nsq_then_nsq_tail_round_trip_ten_thousand_lines() {
     b.sort();
     assert_eq!(a, b);
 }
+
+/// Publishes `bodies` to `topic` with MPUB batches over the raw protocol.
+fn publish(nsqd: &Nsqd, topic: &str, bodies: &[String]) {
+    let mut c = nsqd.client();
+    for chunk in bodies.chunks(500) {
+        c.send_with(|w| nsq_core::wire::command::encode::mpub(w, topic, chunk));
+        assert_eq!(c.response(), "OK");
+    }
+}
+
+/// Every file in `dir` (sorted by name), decompressed when gzipped.
+fn read_files(dir: &std::path::Path) -> Vec<(String, String)> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|n| {
+            let raw = std::fs::read(dir.join(&n)).unwrap();
+            let text = if n.ends_with(".gz") {
+                let mut s = String::new();
+                flate2::read::MultiGzDecoder::new(&raw[..])
+                    .read_to_string(&mut s)
+                    .unwrap_or_else(|e| panic!("{n} does not decompress: {e}"));
+                s
+            } else {
+                String::from_utf8(raw).unwrap()
+            };
+            (n, text)
+        })
+        .collect()
+}
+
+/// Lines readable so far from files still being written.
+fn lines_so_far(dir: &std::path::Path) -> usize {
+    let Ok(rd) = std::fs::read_dir(dir) else { return 0 };
+    rd.map(|e| {
+        let path = e.unwrap().path();
+        let raw = std::fs::read(&path).unwrap_or_default();
+        let mut s = Vec::new();
+        if path.extension().is_some_and(|x| x == "gz") {
+            let _ = flate2::read::MultiGzDecoder::new(&raw[..]).read_to_end(&mut s);
+        } else {
+            s = raw;
+        }
+        s.iter().filter(|&&b| b == b'\n').count()
+    })
+    .sum()
+}
+
+fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn start(name: &str, a: &[String]) -> common::Proc {
+    common::Proc::start(bin(name), a, &[])
+}
+
+#[test]
+fn nsq_to_file_rotates_by_size_gzips_and_loses_nothing() {
+    let nsqd = Nsqd::start(&["--mem-queue-size=100000"]);
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("out");
+    let msgs: Vec<String> = (0..3000).map(|i| format!("message-{i:05}")).collect();
+    publish(&nsqd, "files", &msgs);
+    let mut p = start(
+        "nsq_to_file",
+        &args(&[
+            "--topic=files",
+            &format!("--nsqd-tcp-address={}", nsqd.tcp()),
+            &format!("--output-dir={}", out_dir.display()),
+            &format!("--work-dir={}", dir.path().join("work").display()),
+            "--gzip",
+            "--rotate-size=10000",
+            "--sync-interval=100ms",
+            "--max-in-flight=100",
+            "--filename-format=<TOPIC>.<HOST><REV>.log",
+        ]),
+    );
+    wait_for("3000 lines on disk", Duration::from_secs(30), || {
+        lines_so_far(&dir.path().join("work")) + lines_so_far(&out_dir) >= 3000
+    });
+    assert!(p.signal_and_wait("-TERM").success());
+    // everything was moved out of the work dir
+    assert_eq!(std::fs::read_dir(dir.path().join("work")).unwrap().count(), 0);
+    let files = read_files(&out_dir);
+    assert!(files.len() >= 3, "rotated by size: {:?}", files.iter().map(|f| &f.0).collect::<Vec<_>>());
+    for (i, (name, _)) in files.iter().enumerate() {
+        assert!(name.ends_with(&format!("-{i:06}.log.gz")), "{name}");
+    }
+    let all: Vec<&str> = files.iter().flat_map(|(_, t)| t.lines()).collect();
+    assert_eq!(all, msgs.iter().map(String::as_str).collect::<Vec<_>>());
+
+    // a restart does not overwrite: new files get the next revisions
+    publish(&nsqd, "files", &["after-restart".to_string()]);
+    let mut p = start(
+        "nsq_to_file",
+        &args(&[
+            "--topic=files",
+            &format!("--nsqd-tcp-address={}", nsqd.tcp()),
+            &format!("--output-dir={}", out_dir.display()),
+            "--gzip",
+            "--sync-interval=100ms",
+            "--filename-format=<TOPIC>.<HOST><REV>.log",
+        ]),
+    );
+    let before = files.len();
+    wait_for("the new message", Duration::from_secs(30), || lines_so_far(&out_dir) > 3000);
+    assert!(p.signal_and_wait("-INT").success());
+    let again = read_files(&out_dir);
+    assert_eq!(again.len(), before + 1);
+    assert_eq!(&again[..before], &files[..]);
+    assert_eq!(again[before].1, "after-restart\n");
+}
+
+#[test]
+fn nsq_to_file_rotates_by_time() {
+    let nsqd = Nsqd::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = start(
+        "nsq_to_file",
+        &args(&[
+            "--topic=timed",
+            &format!("--nsqd-tcp-address={}", nsqd.tcp()),
+            &format!("--output-dir={}", dir.path().display()),
+            "--rotate-interval=200ms",
+            "--sync-interval=50ms",
+            "--skip-empty-files",
+        ]),
+    );
+    let mut sent = Vec::new();
+    for batch in 0..3 {
+        let msgs: Vec<String> = (0..10).map(|i| format!("b{batch}-{i}")).collect();
+        publish(&nsqd, "timed", &msgs);
+        sent.extend(msgs);
+        let n = sent.len();
+        wait_for("a batch on disk", Duration::from_secs(20), || lines_so_far(dir.path()) >= n);
+        // let the file age past the rotation interval
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    assert!(p.signal_and_wait("-TERM").success());
+    let files = read_files(dir.path());
+    assert!(files.len() >= 3, "{:?}", files.iter().map(|f| &f.0).collect::<Vec<_>>());
+    assert!(files.iter().all(|(_, t)| !t.is_empty()), "no empty files with --skip-empty-files");
+    let all: Vec<&str> = files.iter().flat_map(|(_, t)| t.lines()).collect();
+    assert_eq!(all, sent.iter().map(String::as_str).collect::<Vec<_>>());
+}

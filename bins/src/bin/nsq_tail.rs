@@ -30,7 +30,7 @@ struct Flags {
     #[arg(long = "n", default_value_t = 0)]
     total_messages: u64,
     /// print topic name where message was received
-    #[arg(long, action = ArgAction::SetTrue)]
+    #[arg(long, action = ArgAction::Set, default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
     print_topic: bool,
     /// nsqd TCP address (may be given multiple times)
     #[arg(long)]
