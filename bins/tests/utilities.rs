@@ -3,6 +3,7 @@
 //! fixture-shaped JSON).
 
 mod common;
+mod fake_http;
 
 use common::Nsqd;
 use std::io::{Read, Write};
@@ -252,4 +253,81 @@ fn nsq_to_file_rotates_by_time() {
     assert!(files.iter().all(|(_, t)| !t.is_empty()), "no empty files with --skip-empty-files");
     let all: Vec<&str> = files.iter().flat_map(|(_, t)| t.lines()).collect();
     assert_eq!(all, sent.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
+#[test]
+fn nsq_to_http_delivers_every_message_at_least_once_despite_failures() {
+    use std::collections::BTreeSet;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    let nsqd = Nsqd::start(&[]);
+    let seen = Arc::new(Mutex::new(BTreeSet::new()));
+    let count = Arc::new(AtomicUsize::new(0));
+    let headers_ok = Arc::new(AtomicUsize::new(0));
+    let (s2, c2, h2) = (Arc::clone(&seen), Arc::clone(&count), Arc::clone(&headers_ok));
+    let server = fake_http::FakeHttp::start(move |req| {
+        // every tenth request fails
+        if c2.fetch_add(1, Ordering::SeqCst) % 10 == 9 {
+            return (500, vec![], b"nope".to_vec());
+        }
+        if req.method == "POST"
+            && req.header("content-type") == Some("text/plain")
+            && req.header("x-test") == Some("yes")
+            && req.header("user-agent").is_some_and(|u| u.starts_with("nsq_to_http v"))
+        {
+            h2.fetch_add(1, Ordering::SeqCst);
+        }
+        s2.lock().unwrap().insert(String::from_utf8(req.body.clone()).unwrap());
+        (200, vec![], b"ok".to_vec())
+    });
+    let msgs: Vec<String> = (0..300).map(|i| format!("http-{i}")).collect();
+    publish(&nsqd, "web", &msgs);
+    let mut p = start(
+        "nsq_to_http",
+        &args(&[
+            "--topic=web",
+            &format!("--nsqd-tcp-address={}", nsqd.tcp()),
+            &format!("--post=http://{}/in", server.addr),
+            "--content-type=text/plain",
+            "--header=X-Test: yes",
+            "--n=4",
+            "--status-every=100",
+            "--consumer-opt=default_requeue_delay,0",
+            "--consumer-opt=backoff_multiplier,5ms",
+            "--consumer-opt=max_attempts,0",
+        ]),
+    );
+    wait_for("every message delivered", Duration::from_secs(60), || seen.lock().unwrap().len() == 300);
+    assert!(p.signal_and_wait("-TERM").success());
+    let expected: BTreeSet<String> = msgs.into_iter().collect();
+    assert_eq!(*seen.lock().unwrap(), expected);
+    assert!(count.load(Ordering::SeqCst) >= 330, "failures were retried");
+    assert!(headers_ok.load(Ordering::SeqCst) >= 300);
+    let logs = p.logs.lock().unwrap().join("\n");
+    assert!(logs.contains("[aggregate]: finished 100"), "status line: {logs}");
+}
+
+#[test]
+fn nsq_to_http_get_puts_the_escaped_message_in_the_url() {
+    use std::sync::{Arc, Mutex};
+    let nsqd = Nsqd::start(&[]);
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let g2 = Arc::clone(&got);
+    let server = fake_http::FakeHttp::start(move |req| {
+        g2.lock().unwrap().push((req.method.clone(), req.target.clone()));
+        (200, vec![], vec![])
+    });
+    publish(&nsqd, "getter", &["a b&c".to_string()]);
+    let mut p = start(
+        "nsq_to_http",
+        &args(&[
+            "--topic=getter",
+            &format!("--nsqd-tcp-address={}", nsqd.tcp()),
+            &format!("--get=http://{}/hit?data=%s", server.addr),
+            "--mode=round-robin",
+        ]),
+    );
+    wait_for("the GET", Duration::from_secs(20), || !got.lock().unwrap().is_empty());
+    assert!(p.signal_and_wait("-INT").success());
+    assert_eq!(got.lock().unwrap()[0], ("GET".to_string(), "/hit?data=a+b%26c".to_string()));
 }
