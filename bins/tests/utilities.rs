@@ -331,3 +331,53 @@ fn nsq_to_http_get_puts_the_escaped_message_in_the_url() {
     assert!(p.signal_and_wait("-INT").success());
     assert_eq!(got.lock().unwrap()[0], ("GET".to_string(), "/hit?data=a+b%26c".to_string()));
 }
+
+/// Subscribes with a raw client and collects `n` messages (finishing each).
+fn consume(nsqd: &Nsqd, topic: &str, channel: &str, n: usize) -> Vec<String> {
+    let mut c = nsqd.client();
+    c.send(format!("SUB {topic} {channel}\nRDY 500\n").as_bytes());
+    assert_eq!(c.response(), "OK");
+    let mut got = Vec::new();
+    while got.len() < n {
+        let m = c.message();
+        c.send_with(|w| nsq_core::wire::command::encode::fin(w, &m.id));
+        got.push(String::from_utf8(m.body.to_vec()).unwrap());
+    }
+    got
+}
+
+#[test]
+fn nsq_to_nsq_republishes_filtered_json_between_two_nsqd() {
+    let src = Nsqd::start(&[]);
+    let dst = Nsqd::start(&[]);
+    let msgs: Vec<String> = (0..400)
+        .map(|i| {
+            let keep = if i % 2 == 0 { "yes" } else { "no" };
+            format!(r#"{{"id":{i},"keep":"{keep}","secret":"s{i}"}}"#)
+        })
+        .collect();
+    publish(&src, "a", &msgs);
+    let mut p = start(
+        "nsq_to_nsq",
+        &args(&[
+            "--topic=a",
+            &format!("--nsqd-tcp-address={}", src.tcp()),
+            &format!("--destination-nsqd-tcp-address={}", dst.tcp()),
+            "--destination-topic=b",
+            "--require-json-field=keep",
+            "--require-json-value=yes",
+            "--whitelist-json-field=id",
+            "--status-every=100",
+        ]),
+    );
+    let mut got = consume(&dst, "b", "check", 200);
+    got.sort_by_key(|s| s.trim_start_matches(r#"{"id":"#).trim_end_matches('}').parse::<u32>().unwrap());
+    let want: Vec<String> = (0..400).step_by(2).map(|i| format!(r#"{{"id":{i}}}"#)).collect();
+    assert_eq!(got, want);
+    assert!(p.signal_and_wait("-TERM").success());
+    // everything was finished on the source: nothing is left for the channel
+    let mut c = src.client();
+    c.send(b"SUB a nsq_to_nsq\nRDY 10\n");
+    assert_eq!(c.response(), "OK");
+    assert_eq!(c.read(Duration::from_millis(500)), common::Got::Timeout);
+}
