@@ -124,17 +124,26 @@ fn main() -> ExitCode {
     if !(1..=9).contains(&f.gzip_level) {
         return usage_error(
             APP,
-            &format!("invalid --gzip-level value ({}), should be 1-9", f.gzip_level),
+            &format!(
+                "invalid --gzip-level value ({}), should be 1-9",
+                f.gzip_level
+            ),
         );
     }
     if f.topic.is_empty() && f.topic_pattern.is_empty() {
         return usage_error(APP, "--topic or --topic-pattern required");
     }
     if f.topic.is_empty() && f.lookupd_http_address.is_empty() {
-        return usage_error(APP, "--lookupd-http-address must be specified when no --topic specified");
+        return usage_error(
+            APP,
+            "--lookupd-http-address must be specified when no --topic specified",
+        );
     }
     if f.sync_interval.is_zero() || f.topic_refresh.is_zero() {
-        return usage_error(APP, "--sync-interval and --topic-refresh should be positive");
+        return usage_error(
+            APP,
+            "--sync-interval and --topic-refresh should be positive",
+        );
     }
     let pattern = if f.topic_pattern.is_empty() {
         None
@@ -360,7 +369,9 @@ impl Router {
             let (mut sync, mut close, mut exit) = (false, false, false);
             let ev = match next_tick {
                 Some(t) => events.recv_timeout(t.saturating_duration_since(Instant::now())),
-                None => events.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+                None => events
+                    .recv()
+                    .map_err(|_| mpsc::RecvTimeoutError::Disconnected),
             };
             let now = Instant::now();
             match ev {
@@ -411,7 +422,12 @@ impl Router {
                 }
             }
             if (sync || self.consumer.is_starved()) && !held.is_empty() {
-                tracing::info!("[{}/{}] syncing {} records to disk", self.topic, self.channel, held.len());
+                tracing::info!(
+                    "[{}/{}] syncing {} records to disk",
+                    self.topic,
+                    self.channel,
+                    held.len()
+                );
                 if let Err(e) = self.logger.sync() {
                     self.fatal("failed syncing messages", e);
                 }
@@ -446,7 +462,10 @@ async fn lookupd_topics(http: &HttpClient, lookupds: &[String]) -> Result<Vec<St
         }
     }
     if errors.len() == lookupds.len() {
-        return Err(format!("failed to query any nsqlookupd: {}", errors.join("\n")));
+        return Err(format!(
+            "failed to query any nsqlookupd: {}",
+            errors.join("\n")
+        ));
     }
     topics.sort();
     topics.dedup();

@@ -92,7 +92,9 @@ enum Mode {
 fn parse_headers(raw: &[String]) -> Result<Vec<(String, String)>, String> {
     raw.iter()
         .map(|s| {
-            let (k, v) = s.split_once(':').ok_or_else(|| format!("invalid header: {s:?}"))?;
+            let (k, v) = s
+                .split_once(':')
+                .ok_or_else(|| format!("invalid header: {s:?}"))?;
             let (k, v) = (k.trim(), v.trim());
             if k.is_empty() || v.is_empty() {
                 return Err(format!("invalid header: {s:?}"));
@@ -150,7 +152,10 @@ fn main() -> ExitCode {
         return usage_error(APP, "--sample must be between 0.0 and 1.0");
     }
     if f.http_client_connect_timeout.is_zero() || f.http_client_request_timeout.is_zero() {
-        return usage_error(APP, "--http-client-connect-timeout and --http-client-request-timeout should be positive");
+        return usage_error(
+            APP,
+            "--http-client-connect-timeout and --http-client-request-timeout should be positive",
+        );
     }
     let mut cfg = match common::client_config(APP, &f.consumer_opt) {
         Ok(c) => c,
@@ -179,7 +184,11 @@ fn main() -> ExitCode {
             .iter()
             .map(|a| {
                 // one address: its line would repeat the aggregate one
-                let every = if addresses.len() == 1 { 0 } else { f.status_every };
+                let every = if addresses.len() == 1 {
+                    0
+                } else {
+                    f.status_every
+                };
                 Mutex::new(TimerMetrics::new(every, &format!("[{a}]:")))
             })
             .collect();
@@ -249,7 +258,10 @@ impl Publisher {
         } else {
             (addr.to_string(), body.clone(), |s| (200..300).contains(&s))
         };
-        let resp = self.http.request(self.method, &url, &self.headers, payload).await?;
+        let resp = self
+            .http
+            .request(self.method, &url, &self.headers, payload)
+            .await?;
         if !ok(resp.status) {
             return Err(format!("got status code {}", resp.status).into());
         }

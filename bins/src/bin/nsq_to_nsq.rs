@@ -216,7 +216,12 @@ async fn run(f: Flags, cfg: nsq_runtime_tokio::client::Config, shared: Arc<Share
 }
 
 /// Publishes one message (pipelined) and answers it when the destination did.
-async fn forward(shared: &Arc<Shared>, dest: &str, m: Message, acks: &mut tokio::task::JoinSet<()>) {
+async fn forward(
+    shared: &Arc<Shared>,
+    dest: &str,
+    m: Message,
+    acks: &mut tokio::task::JoinSet<()>,
+) {
     let body = match shared.filter.apply(m.body()) {
         Verdict::Pass(b) => b,
         Verdict::Skip => return m.finish(),

@@ -153,7 +153,9 @@ async fn run(
         throttle.take().await;
         for (p, acks) in producers.iter().zip(pending.iter_mut()) {
             while acks.len() >= WINDOW {
-                let Some(oldest) = acks.pop_front() else { break };
+                let Some(oldest) = acks.pop_front() else {
+                    break;
+                };
                 if let Err(e) = oldest.await {
                     failed = Some(format!("({}) {e}", p.addr()));
                     break 'read;

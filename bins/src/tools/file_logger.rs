@@ -198,9 +198,16 @@ impl FileLogger {
         if self.opts.work_dir == self.opts.output_dir {
             return Ok(());
         }
-        let rel = src.strip_prefix(&self.opts.work_dir).unwrap_or(&src).to_path_buf();
+        let rel = src
+            .strip_prefix(&self.opts.work_dir)
+            .unwrap_or(&src)
+            .to_path_buf();
         let dst = self.opts.output_dir.join(&rel);
-        tracing::info!("moving finished file {} to {}", src.display(), dst.display());
+        tracing::info!(
+            "moving finished file {} to {}",
+            src.display(),
+            dst.display()
+        );
         match exclusive_rename(&src, &dst) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
@@ -214,7 +221,11 @@ impl FileLogger {
             let dst = PathBuf::from(template.replace("<REV>", &rev(i)));
             match exclusive_rename(&src, &dst) {
                 Ok(()) => {
-                    tracing::info!("renamed finished file {} to {} to avoid overwrite", src.display(), dst.display());
+                    tracing::info!(
+                        "renamed finished file {} to {} to avoid overwrite",
+                        src.display(),
+                        dst.display()
+                    );
                     return Ok(());
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => i += 1,

@@ -106,7 +106,10 @@ mod tests {
     #[test]
     fn required_fields_and_values() {
         let body = br#"{"a":"x","n":5,"o":{}}"#;
-        assert_eq!(f("", "", &[]).apply(b"not json"), Verdict::Pass(b"not json".to_vec()));
+        assert_eq!(
+            f("", "", &[]).apply(b"not json"),
+            Verdict::Pass(b"not json".to_vec())
+        );
         assert!(matches!(f("a", "", &[]).apply(body), Verdict::Pass(_)));
         assert_eq!(f("zz", "", &[]).apply(body), Verdict::Skip);
         assert_eq!(f("zz", "v", &[]).apply(body), Verdict::Backoff);

@@ -61,7 +61,10 @@ fn decode(body: &[u8], v1: bool) -> Result<StatsBody, String> {
     let inner = if v1 {
         value
     } else {
-        value.get("data").cloned().unwrap_or(serde_json::Value::Null)
+        value
+            .get("data")
+            .cloned()
+            .unwrap_or(serde_json::Value::Null)
     };
     if inner.is_null() {
         return Ok(StatsBody::default());
@@ -71,7 +74,11 @@ fn decode(body: &[u8], v1: bool) -> Result<StatsBody, String> {
 
 /// The topic names in a stats body.
 pub fn topic_names(body: &[u8], v1: bool) -> Result<Vec<String>, String> {
-    Ok(decode(body, v1)?.topics.into_iter().map(|t| t.topic_name).collect())
+    Ok(decode(body, v1)?
+        .topics
+        .into_iter()
+        .map(|t| t.topic_name)
+        .collect())
 }
 
 /// Adds this node's numbers for `topic`/`channel` to `sum`; false when
@@ -84,7 +91,11 @@ pub fn add_channel(
     channel: &str,
 ) -> Result<bool, String> {
     let mut found = false;
-    for t in decode(body, v1)?.topics.iter().filter(|t| t.topic_name == topic) {
+    for t in decode(body, v1)?
+        .topics
+        .iter()
+        .filter(|t| t.topic_name == topic)
+    {
         for c in t.channels.iter().filter(|c| c.channel_name == channel) {
             sum.add(&c.stats);
             found = true;
@@ -161,7 +172,10 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> Vec<u8> {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/http-samples/");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/fixtures/http-samples/"
+        );
         let text = std::fs::read(format!("{path}{name}")).unwrap();
         let at = text.windows(2).position(|w| w == b"\n\n").unwrap();
         text[at + 2..].to_vec()
@@ -170,8 +184,22 @@ mod tests {
     #[test]
     fn sums_a_channel_over_the_go_captures() {
         let mut sum = ChannelStats::default();
-        assert!(add_channel(&mut sum, &fixture("nsqd_stats_json.txt"), true, "orders", "billing").unwrap());
-        assert!(add_channel(&mut sum, &fixture("nsqd_b_stats_json.txt"), true, "orders", "billing").unwrap());
+        assert!(add_channel(
+            &mut sum,
+            &fixture("nsqd_stats_json.txt"),
+            true,
+            "orders",
+            "billing"
+        )
+        .unwrap());
+        assert!(add_channel(
+            &mut sum,
+            &fixture("nsqd_b_stats_json.txt"),
+            true,
+            "orders",
+            "billing"
+        )
+        .unwrap());
         assert_eq!(sum.depth, 30);
         assert_eq!(sum.in_flight_count, 5);
         assert_eq!(sum.deferred_count, 1);
@@ -179,7 +207,14 @@ mod tests {
         assert_eq!(sum.message_count, 38);
         assert_eq!(sum.client_count, 1);
         let mut none = ChannelStats::default();
-        assert!(!add_channel(&mut none, &fixture("nsqd_b_stats_json.txt"), true, "logs", "x").unwrap());
+        assert!(!add_channel(
+            &mut none,
+            &fixture("nsqd_b_stats_json.txt"),
+            true,
+            "logs",
+            "x"
+        )
+        .unwrap());
         assert_eq!(
             topic_names(&fixture("nsqd_stats_json.txt"), true).unwrap(),
             ["events", "orders"]
@@ -193,7 +228,11 @@ mod tests {
             "------rate------+----------------depth----------------+--------------metadata---------------\n\
              ingress  egress |   total     mem    disk inflt   def |     req     t-o         msgs clients"
         );
-        let old = ChannelStats { message_count: 100, depth: 10, ..Default::default() };
+        let old = ChannelStats {
+            message_count: 100,
+            depth: 10,
+            ..Default::default()
+        };
         let new = ChannelStats {
             message_count: 300,
             depth: 30,

@@ -95,7 +95,12 @@ fn serve(conn: TcpStream, handler: &dyn Fn(&Request) -> Reply) {
         if r.read_exact(&mut body).is_err() {
             return;
         }
-        let req = Request { method, target, headers, body };
+        let req = Request {
+            method,
+            target,
+            headers,
+            body,
+        };
         let (status, extra, body) = handler(&req);
         let mut resp = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\n", body.len());
         for (k, v) in extra {
