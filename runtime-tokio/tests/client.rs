@@ -170,3 +170,71 @@ async fn a_refused_connection_is_an_error_and_a_stopped_producer_refuses() {
     assert!(matches!(p2.publish("r", b"3").await, Err(Error::Stopped)));
     n2.shutdown().await;
 }
+
+/// nsqlookupd through the `Fetch` seam: answers with the given nsqd.
+struct FakeLookupd(String, AtomicUsize);
+
+impl nsq_runtime_tokio::client::http::Fetch for FakeLookupd {
+    fn get_v1<'a>(
+        &'a self,
+        url: &'a str,
+    ) -> nsq_runtime_tokio::client::http::BoxFuture<
+        'a,
+        Result<nsq_runtime_tokio::client::http::HttpResponse, Error>,
+    > {
+        Box::pin(async move {
+            assert_eq!(url, "http://lookupd:4161/lookup?topic=disc");
+            self.1.fetch_add(1, Ordering::SeqCst);
+            let (host, port) = self.0.rsplit_once(':').unwrap();
+            let body = format!(
+                r#"{{"channels":[],"producers":[{{"broadcast_address":"{host}","tcp_port":{port}}}]}}"#
+            );
+            Ok(nsq_runtime_tokio::client::http::HttpResponse {
+                status: 200,
+                nsq_v1: true,
+                body: body.into(),
+            })
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_through_lookupd_and_heartbeats_keep_the_connection() {
+    let n = nsqd().await;
+    let addr = n.tcp_addr().to_string();
+    let mut c = cfg(4);
+    c.heartbeat_interval = Some(Duration::from_secs(1));
+    let lookupd = Arc::new(FakeLookupd(addr.clone(), AtomicUsize::new(0)));
+    let consumer = Consumer::with_fetch("disc", "ch", c, Some(lookupd.clone())).unwrap();
+    let mut msgs = consumer.messages().unwrap();
+    consumer.connect_to_lookupd("lookupd:4161").unwrap();
+    let p = Producer::new(&addr, cfg(1)).unwrap();
+    p.publish("disc", b"first").await.unwrap();
+    let m = tokio::time::timeout(Duration::from_secs(10), msgs.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&m.body()[..], b"first");
+    assert_eq!(m.nsqd_address(), addr);
+    m.finish();
+    // idle for more than two heartbeats: nsqd closes clients that do not
+    // answer them, and without lookupd polls (60 s) no new one would come
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(consumer.stats().connections, 1);
+    // a lost connection would have made the consumer ask lookupd again
+    assert_eq!(
+        lookupd.1.load(Ordering::SeqCst),
+        1,
+        "the connection was lost"
+    );
+    p.publish("disc", b"second").await.unwrap();
+    let m = tokio::time::timeout(Duration::from_secs(5), msgs.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&m.body()[..], b"second");
+    m.finish();
+    consumer.stop().await;
+    p.stop().await;
+    n.shutdown().await;
+}

@@ -285,13 +285,16 @@ pub(crate) async fn read_loop(
                 }
             }
         }
-        if io.is_dead() {
-            return Err(Error::NotConnected);
-        }
         if buf.capacity() - buf.len() < READ_CHUNK / 4 {
             buf.reserve(READ_CHUNK);
         }
+        // registered before the check, so a kill in between still wakes us
         let dead = io.dead_wake.notified();
+        tokio::pin!(dead);
+        dead.as_mut().enable();
+        if io.is_dead() {
+            return Err(Error::NotConnected);
+        }
         let n = tokio::select! {
             r = tokio::time::timeout(read_timeout, rd.read_buf(&mut buf)) => {
                 r.map_err(|_| Error::Timeout("read"))??

@@ -126,7 +126,8 @@ pub struct Consumer {
 }
 
 impl Consumer {
-    /// A consumer using the default HTTP client for nsqlookupd.
+    /// A consumer using the default HTTP client for nsqlookupd. Call it
+    /// within a tokio runtime (it starts the consumer's timer task).
     #[cfg(not(madsim))]
     pub fn new(topic: &str, channel: &str, cfg: Config) -> Result<Consumer, Error> {
         let http = super::http::HttpClient::new(cfg.lookupd_poll_timeout, cfg.lookupd_poll_timeout);
@@ -419,8 +420,13 @@ impl Shared {
 
     /// Runs `f` on the state, then does what it asked for.
     fn with_state<R>(self: &Arc<Self>, f: impl FnOnce(&mut ConsumerState, Nanos) -> R) -> R {
+        self.with_core(|core, now| f(&mut core.state, now))
+    }
+
+    /// Like `with_state`, with the connection table too.
+    fn with_core<R>(self: &Arc<Self>, f: impl FnOnce(&mut Core, Nanos) -> R) -> R {
         let mut core = lock(&self.core);
-        let r = f(&mut core.state, clock::now());
+        let r = f(&mut core, clock::now());
         self.run_actions(&mut core);
         let stopped = core.state.is_stopped();
         drop(core);
@@ -540,13 +546,10 @@ async fn connect(shared: Arc<Shared>, addr: String) -> Result<(), Error> {
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed) + 1;
     let io = Arc::new(ConnIo::new(id, &addr));
     let (rd, leftover) = conn::start(est, Arc::clone(&io), shared.cfg.write_timeout);
-    {
-        let mut core = lock(&shared.core);
+    shared.with_core(|core, now| {
         core.conns.insert(id, Arc::clone(&io));
-        core.state.connected(id, &addr, max_rdy, clock::now());
-        shared.run_actions(&mut core);
-    }
-    shared.timer_wake.notify_one();
+        core.state.connected(id, &addr, max_rdy, now);
+    });
     tokio::spawn(run_conn(shared, io, rd, leftover));
     Ok(())
 }
@@ -598,16 +601,12 @@ async fn run_conn(
         }
     }
     io.kill();
-    {
-        let mut core = lock(&shared.core);
+    let (left, stopping) = shared.with_core(|core, now| {
         core.conns.remove(&io.id);
-        core.state.closed(io.id, clock::now());
-        let left = core.conns.len();
-        shared.run_actions(&mut core);
-        drop(core);
-        if !shared.is_stopped.load(Ordering::Acquire) {
-            tracing::warn!("there are {left} connections left alive");
-        }
+        core.state.closed(io.id, now);
+        (core.conns.len(), core.state.is_stopping())
+    });
+    if !stopping {
+        tracing::warn!("there are {left} connections left alive");
     }
-    shared.with_state(|_, _| ());
 }
