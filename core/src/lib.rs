@@ -8,7 +8,9 @@
 #![forbid(unsafe_code)]
 
 pub mod broker;
+pub mod consumer;
 pub mod diskqueue;
+pub mod duration;
 pub mod io;
 pub mod lookup;
 pub mod metadata;

@@ -3,6 +3,7 @@
 //! simulator (`--cfg madsim`). Rules live in core; this crate only moves
 //! bytes, holds locks and keeps time.
 
+pub mod client;
 pub mod clock;
 #[cfg(not(madsim))]
 pub mod disk;

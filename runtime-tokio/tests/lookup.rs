@@ -63,12 +63,16 @@ async fn until(mut f: impl AsyncFnMut() -> bool) -> bool {
 async fn nsqd_follows_live_lookupd_address_changes() {
     let l1 = lookupd().await;
     let l2 = lookupd().await;
-    let n = Nsqd::start(Options {
-        tcp_address: "127.0.0.1:0".into(),
-        broadcast_address: "127.0.0.1".into(),
-        broadcast_http_port: 4151,
-        ..Options::default()
-    })
+    // Memory only: this test is about registration, not the disk.
+    let n = Nsqd::start_with(
+        Options {
+            tcp_address: "127.0.0.1:0".into(),
+            broadcast_address: "127.0.0.1".into(),
+            broadcast_http_port: 4151,
+            ..Options::default()
+        },
+        None,
+    )
     .await
     .expect("nsqd starts");
     assert!(n.lookupd_tcp_addresses().is_empty());

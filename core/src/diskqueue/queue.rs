@@ -164,6 +164,8 @@ pub struct DiskQueue {
     deferrals: BTreeMap<MessageId, Nanos>,
     /// Deferrals to write with the next sync (at shutdown).
     deferrals_to_write: Option<Vec<u8>>,
+    /// Whether a side file of deferrals exists.
+    deferrals_file: bool,
 
     job: Option<JobState>,
     /// Files to remove (an `empty` while a job was in flight).
@@ -228,6 +230,7 @@ impl DiskQueue {
             persisted_watermark: (read, 0),
             deferrals: BTreeMap::new(),
             deferrals_to_write: None,
+            deferrals_file: false,
             job: None,
             pending_empty: None,
             error: None,
@@ -244,6 +247,7 @@ impl DiskQueue {
 
     pub(crate) fn set_deferrals(&mut self, d: BTreeMap<MessageId, Nanos>) {
         self.deferrals = d;
+        self.deferrals_file = true;
     }
 
     pub fn config(&self) -> &DqConfig {
@@ -778,7 +782,12 @@ impl DiskQueue {
     }
 
     /// At shutdown: store when these messages (already in the queue) are due.
+    /// No side file is written when there are none (a stale one is emptied).
     pub fn write_deferrals(&mut self, entries: &[(MessageId, Nanos)]) {
+        if entries.is_empty() && !self.deferrals_file {
+            return;
+        }
+        self.deferrals_file = !entries.is_empty();
         let mut out = Vec::with_capacity(entries.len() * 24);
         for (id, deadline) in entries {
             out.extend_from_slice(&id.0);
