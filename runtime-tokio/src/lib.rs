@@ -4,9 +4,10 @@
 //! bytes, holds locks and keeps time.
 
 pub mod clock;
+pub mod host;
 #[cfg(not(madsim))]
 pub mod http_api;
 pub mod nsqd;
 pub mod signal;
 
-pub use nsqd::{Nsqd, NsqdError};
+pub use nsqd::{LogLevelHook, Nsqd, NsqdError};

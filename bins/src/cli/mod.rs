@@ -8,19 +8,10 @@ pub mod nsqd;
 
 /// The version line NSQ's binaries print for `--version`.
 pub fn version_line(app: &str) -> String {
-    format!(
-        "{app} v{} (built w/rust, nsq-rs {})",
-        nsq_core::NSQ_VERSION,
-        env!("CARGO_PKG_VERSION")
-    )
+    nsq_core::version_string(app)
 }
 
 /// The machine's host name (NSQ's default broadcast address).
 pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "localhost".to_string())
+    nsq_runtime_tokio::host::hostname()
 }

@@ -9,6 +9,7 @@ use super::Inner;
 use crate::clock;
 use bytes::BytesMut;
 use nsq_core::broker::{Client, Reply, TickAction};
+use nsq_core::stats::ClientIdentity;
 use nsq_core::wire::command::{CommandParser, ParseError};
 use nsq_core::wire::frame::{put_frame, FrameType, HEARTBEAT};
 use nsq_core::wire::ClientError;
@@ -59,8 +60,10 @@ pub(crate) async fn serve(inner: Arc<Inner>, stream: TcpStream, peer: SocketAddr
     tracing::info!("TCP: new client({peer})");
     let writer = tokio::spawn(write_loop(Arc::clone(&shared), wr));
     let mut session = Session::new(&inner, &shared, peer);
+    inner.conns.add(&shared);
     session.read_loop(&mut rd).await;
     session.leave();
+    inner.conns.remove(id);
     shared.set_reader_done();
     let _ = writer.await;
     tracing::info!("PROTOCOL(V2): [{peer}] exiting");
@@ -97,6 +100,8 @@ struct Session<'a> {
     parser: CommandParser,
     sub_cell: Option<Arc<TopicCell>>,
     pub_cell: Option<Arc<TopicCell>>,
+    /// The topic of the PUB/MPUB/DPUB being executed (a reused buffer).
+    pub_topic: Vec<u8>,
 }
 
 enum Flow {
@@ -104,17 +109,60 @@ enum Flow {
     Close,
 }
 
+/// What a command may change that the stats show.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Touches {
+    Nothing,
+    Identity,
+    PubCounts,
+}
+
+impl Touches {
+    fn of(name: &[u8]) -> Self {
+        match name {
+            b"PUB" | b"MPUB" | b"DPUB" => Touches::PubCounts,
+            b"IDENTIFY" | b"SUB" | b"CLS" | b"AUTH" => Touches::Identity,
+            _ => Touches::Nothing,
+        }
+    }
+}
+
 impl<'a> Session<'a> {
     fn new(inner: &'a Inner, shared: &'a Handle, peer: SocketAddr) -> Self {
         let cfg = Arc::clone(&inner.client_cfg);
+        let client = Client::new(shared.id, cfg, &peer.ip().to_string(), clock::now());
+        shared.info().identity = ClientIdentity::new(&client, peer.to_string());
         Session {
             inner,
             shared,
             peer,
-            parser: CommandParser::new(cfg.limits),
-            client: Client::new(shared.id, cfg, &peer.ip().to_string(), clock::now()),
+            parser: CommandParser::new(client.config().limits),
+            client,
             sub_cell: None,
             pub_cell: None,
+            pub_topic: Vec::new(),
+        }
+    }
+
+    /// Copies what the last command changed into the connection's identity record.
+    fn sync_info(&self, touched: Touches) {
+        match touched {
+            Touches::Nothing => {}
+            Touches::Identity => {
+                let mut info = self.shared.info();
+                info.identity.update_from(&self.client);
+                if info.sub != self.client.sub {
+                    info.sub.clone_from(&self.client.sub);
+                }
+            }
+            Touches::PubCounts => {
+                let Ok(topic) = std::str::from_utf8(&self.pub_topic) else {
+                    return;
+                };
+                if let Some(&n) = self.client.pub_counts.get(topic) {
+                    self.shared.info().identity.set_published(topic, n);
+                }
+            }
         }
     }
 
@@ -188,6 +236,12 @@ impl<'a> Session<'a> {
                     return Flow::Close;
                 }
             };
+            let touched = Touches::of(raw.name());
+            if touched == Touches::PubCounts {
+                self.pub_topic.clear();
+                self.pub_topic
+                    .extend_from_slice(raw.param(1).unwrap_or_default());
+            }
             let now = clock::now();
             let mut ops = ConnOps {
                 registry: &self.inner.registry,
@@ -195,7 +249,11 @@ impl<'a> Session<'a> {
                 sub_cell: &mut self.sub_cell,
                 pub_cell: &mut self.pub_cell,
             };
-            match self.client.exec(raw, now, &mut ops) {
+            let result = self.client.exec(raw, now, &mut ops);
+            if result.is_ok() {
+                self.sync_info(touched);
+            }
+            match result {
                 Ok(Reply::Nothing) => {}
                 Ok(Reply::Response(data)) => self.shared.push_frame(FrameType::Response, &data),
                 Ok(Reply::Identify { json, .. }) => {

@@ -20,8 +20,9 @@ pub struct ConnOps<'a> {
 }
 
 impl ConnOps<'_> {
-    /// Runs `f` on the live topic `name`, creating it if needed.
-    fn on_topic<T>(
+    /// Runs `f` on the live topic `name`, creating it if needed (the HTTP
+    /// API publishes through here too).
+    pub(crate) fn on_topic<T>(
         registry: &Registry,
         cache: &mut Option<Arc<TopicCell>>,
         name: &str,
