@@ -2,10 +2,10 @@
 
 use crate::io::{nanos, Nanos, SECOND};
 use crate::Options;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// nsqd's `/info` document, in NSQ's field order (durations in nanoseconds).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Info {
     pub version: String,
     pub broadcast_address: String,
@@ -39,5 +39,26 @@ impl Info {
             max_output_buffer_timeout: nanos(opts.max_output_buffer_timeout),
             max_deflate_level: opts.max_deflate_level,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::capture;
+
+    #[test]
+    fn info_json() {
+        let opts = Options {
+            broadcast_address: "127.0.0.1".into(),
+            ..Options::default()
+        };
+        let info = Info::new(&opts, "vm", 55263, 35077, 1_795_290_984 * SECOND + 5);
+        insta::assert_json_snapshot!("info", info);
+        // Byte for byte what Go nsqd A answered (same ports and start time).
+        assert_eq!(
+            serde_json::to_string(&info).unwrap(),
+            capture("nsqd_info.txt")
+        );
     }
 }

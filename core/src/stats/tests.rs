@@ -4,30 +4,15 @@
 use super::*;
 use crate::broker::{BrokerConfig, ConsumerSettings, LocalBroker};
 use crate::io::{MS, SECOND};
+use crate::testutil::capture;
 use bytes::Bytes;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 /// The capture's start time.
 const T0: Nanos = 1_795_290_984 * SECOND;
 const PRODUCER: u64 = 1;
 const CONSUMER: u64 = 2;
-
-/// `shared/fixtures/http-samples`, found above the checkout (main or worktree).
-fn http_samples() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|p| p.join("shared/fixtures/http-samples"))
-        .find(|p| p.is_dir())
-        .expect("shared/fixtures/http-samples above the checkout")
-}
-
-/// The body of a captured response.
-fn capture(name: &str) -> String {
-    let raw = std::fs::read_to_string(http_samples().join(name)).expect(name);
-    raw.split_once("\n\n").expect("headers end").1.to_string()
-}
 
 fn bodies(prefix: &str, range: std::ops::Range<usize>) -> Vec<Bytes> {
     range

@@ -10,6 +10,7 @@ use super::{memstats, stats, Inner};
 use crate::clock;
 use crate::http_api::{finish, plain, route, serve, topic_channel_args, Params, V1};
 use axum::body::Body;
+use axum::body::HttpBody as _;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -150,6 +151,8 @@ async fn collect(
             }
         };
         match check(so_far) {
+            // Refused with the body read to its end, the connection stays usable.
+            Err(e) if body.is_end_stream() => return Err(api_err(e).into_response()),
             Err(e) => return Err(refuse(e)),
             Ok(true) => {
                 let bytes = first.unwrap_or_else(|| buf.freeze());
