@@ -12,8 +12,6 @@ pub mod broker;
 pub mod io;
 pub mod options;
 pub mod stats;
-#[cfg(test)]
-mod testutil;
 pub mod wire;
 
 pub use options::Options;

@@ -48,6 +48,3 @@ pub fn stats_doc(
         producers,
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -25,6 +25,7 @@ pub fn read() -> MemStats {
 
 /// `/debug/freememory`: hands freed heap back to the OS (glibc's
 /// `malloc_trim`; other allocators return memory on their own).
+#[cfg_attr(madsim, allow(dead_code))]
 pub fn free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {

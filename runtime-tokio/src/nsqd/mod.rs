@@ -1,6 +1,8 @@
 //! nsqd on tokio: listeners, connections, topics and their timers, the
 //! HTTP API and the statsd pusher.
 
+// Only the HTTP API uses these so far (not built under the simulator).
+#[cfg_attr(madsim, allow(dead_code))]
 mod admin;
 mod conn;
 mod conns;
@@ -63,6 +65,7 @@ pub(crate) struct Inner {
     pub start_time: Nanos,
     pub tcp_addr: SocketAddr,
     pub http_addr: Option<SocketAddr>,
+    #[cfg_attr(madsim, allow(dead_code))]
     pub hostname: String,
     next_client_id: AtomicU64,
     stop: Notify,
@@ -88,6 +91,7 @@ impl Inner {
         nsq_core::stats::health_text(h.as_deref())
     }
 
+    #[cfg_attr(madsim, allow(dead_code))]
     pub fn is_healthy(&self) -> bool {
         self.health
             .read()
@@ -95,11 +99,13 @@ impl Inner {
             .is_none()
     }
 
+    #[cfg_attr(madsim, allow(dead_code))]
     pub fn lookupd_addresses(&self) -> Vec<String> {
         self.lookupd.borrow().clone()
     }
 
     /// Replaces the nsqlookupd addresses; whoever watches them reconnects.
+    #[cfg_attr(madsim, allow(dead_code))]
     pub fn set_lookupd_addresses(&self, addrs: Vec<String>) {
         self.lookupd.send_replace(addrs);
     }
@@ -108,11 +114,13 @@ impl Inner {
         self.log.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    #[cfg_attr(madsim, allow(dead_code))]
     pub fn log_level(&self) -> LogLevel {
         self.log().level
     }
 
     /// Applies a new log level through the installed hook (if any).
+    #[cfg_attr(madsim, allow(dead_code))]
     pub fn set_log_level(&self, level: LogLevel) -> Result<(), String> {
         let mut log = self.log();
         if let Some(hook) = &log.hook {

@@ -1,13 +1,31 @@
-//! Stats of a scripted broker on a fixed clock (snapshots), checked
-//! against the captures of Go nsqd v1.3.0 in shared/fixtures/http-samples.
+//! nsqd's stats of a scripted broker on a fixed clock (insta snapshots of
+//! the JSON, text, Prometheus and statsd output), checked against the
+//! captures of Go nsqd v1.3.0 in shared/fixtures/http-samples.
 
-use super::*;
-use crate::broker::{BrokerConfig, ConsumerSettings, LocalBroker};
-use crate::io::{MS, SECOND};
-use crate::testutil::capture;
 use bytes::Bytes;
+use nsq_core::api::info::Info;
+use nsq_core::broker::{BrokerConfig, ConsumerSettings, LocalBroker};
+use nsq_core::io::{Nanos, MS, SECOND};
+use nsq_core::stats::*;
+use nsq_core::Options;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
+
+/// `shared/fixtures/http-samples`, found above the checkout (main or worktree).
+fn http_samples() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|p| p.join("shared/fixtures/http-samples"))
+        .find(|p| p.is_dir())
+        .expect("shared/fixtures/http-samples above the checkout")
+}
+
+/// The body of a captured Go response.
+fn capture(name: &str) -> String {
+    let raw = std::fs::read_to_string(http_samples().join(name)).expect(name);
+    raw.split_once("\n\n").expect("headers end").1.to_string()
+}
 
 /// The capture's start time.
 const T0: Nanos = 1_795_290_984 * SECOND;
@@ -449,4 +467,18 @@ fn statsd_can_leave_out_ephemeral_topics_and_channels() {
     assert!(names(true)
         .iter()
         .any(|n| n.starts_with("topic.orders.channel.billing")));
+}
+
+#[test]
+fn info_matches_the_go_capture_byte_for_byte() {
+    let opts = Options {
+        broadcast_address: "127.0.0.1".into(),
+        ..Options::default()
+    };
+    // nsqd A's ports and start time.
+    let info = Info::new(&opts, "vm", 55263, 35077, T0 + 5);
+    assert_eq!(
+        serde_json::to_string(&info).unwrap(),
+        capture("nsqd_info.txt")
+    );
 }
