@@ -126,6 +126,18 @@ fn basic_endpoints_answer_as_go_does() {
     assert_eq!(info["broadcast_address"], "127.0.0.1");
     assert_eq!(info["version"], "1.3.0");
     assert_eq!(info["max_heartbeat_interval"], 60_000_000_000u64);
+
+    // Requests are logged as NSQ logs them: publishes are not.
+    let logged = |what: &str| {
+        let logs = nsqd.proc.logs.lock().unwrap();
+        logs.iter().any(|l| l.contains(what))
+    };
+    let seen = (0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        logged("200 GET /info")
+    });
+    assert!(seen, "API requests are logged");
+    assert!(!logged("POST /pub") && !logged("POST /mpub"));
 }
 
 #[test]

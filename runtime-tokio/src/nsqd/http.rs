@@ -41,8 +41,6 @@ fn router(inner: Arc<Inner>) -> Router {
     let r = Router::new()
         .route("/ping", g(get(ping)))
         .route("/info", g(get(info)))
-        .route("/pub", p(post(do_pub)))
-        .route("/mpub", p(post(do_mpub)))
         .route("/stats", g(get(do_stats)))
         .route("/metrics", g(get(metrics)))
         .route("/topic/create", p(post(topic_create)))
@@ -64,7 +62,13 @@ fn router(inner: Arc<Inner>) -> Router {
         )
         .route("/debug/freememory", p(post(free_memory)))
         .with_state(Arc::clone(&inner));
-    let r = finish(r);
+    // Like NSQ, publishes are not logged one by one (added after the
+    // logging layer, which wraps only the routes before it).
+    let publish = Router::new()
+        .route("/pub", p(post(do_pub)))
+        .route("/mpub", p(post(do_mpub)))
+        .with_state(Arc::clone(&inner));
+    let r = finish(r).merge(publish);
     if inner.opts.tls_required == TlsRequired::Yes {
         // NSQ refuses plain HTTP when TLS is required for everything.
         r.layer(axum::middleware::from_fn(
