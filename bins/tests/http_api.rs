@@ -170,6 +170,25 @@ fn bad_publishes_get_nsqs_errors_and_lose_nothing() {
         .request("POST", "/mpub?topic=t&binary=true", &bin)
         .unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("connection"), None, "the connection stays open");
+    want.extend((0..3).map(|i| format!("b{i}")));
+    // Bytes after the last message are ignored, as NSQ does.
+    let mut trailing = bin.clone();
+    trailing.extend(b"junk");
+    let r = c
+        .request("POST", "/mpub?topic=t&binary=true", &trailing)
+        .unwrap();
+    assert_eq!((r.status, r.header("connection")), (200, None));
+    want.extend((0..3).map(|i| format!("b{i}")));
+    // Once the messages are complete nsqd answers without waiting for the
+    // rest of the body, and closes the connection it did not read to its end.
+    let mut open = nsqd.http_conn();
+    let mut req = chunked_head("/mpub?topic=t&binary=true");
+    req.extend(chunk(&bin));
+    open.send(&req).unwrap();
+    let r = open.reply().unwrap();
+    assert_eq!((r.status, r.header("connection")), (200, Some("close")));
+    assert!(open.closed());
     want.extend((0..3).map(|i| format!("b{i}")));
 
     let big = vec![b'x'; 1001];

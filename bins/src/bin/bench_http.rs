@@ -56,7 +56,10 @@ fn request(f: &Flags) -> Vec<u8> {
         }
     }
     // Topic names are URL-safe but for the `#` of `#ephemeral`.
-    let path = format!("/mpub?topic={}&binary={binary}", f.topic.replace('#', "%23"));
+    let path = format!(
+        "/mpub?topic={}&binary={binary}",
+        f.topic.replace('#', "%23")
+    );
     let mut req = http1::Conn::head("POST", &path, body.len());
     req.extend_from_slice(&body);
     req

@@ -162,7 +162,7 @@ async fn collect(
                 let bytes = first.unwrap_or_else(|| buf.freeze());
                 return Ok(Collected {
                     bytes,
-                    complete: false,
+                    complete: body.is_end_stream(),
                 });
             }
             Ok(false) => {}
@@ -269,7 +269,7 @@ async fn do_mpub(State(inner): Shared, req: Request) -> Response {
     } else {
         read_mpub(body, TextMpub::new(limits)).await
     };
-    let (bytes, spans) = match spans {
+    let (bytes, spans, complete) = match spans {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -278,23 +278,29 @@ async fn do_mpub(State(inner): Shared, req: Request) -> Response {
     let r = ConnOps::on_topic(&inner.registry, &mut cell, topic, |st| {
         st.topic.publish(bodies, now, &mut Deliver)
     });
-    match r {
+    let mut resp = match r {
         Ok(()) => V1::Text("OK".into()).into_response(),
         Err(e) => V1::err(503, e).into_response(),
+    };
+    if !complete {
+        // Bytes after the last binary message were left unread.
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
+    resp
 }
 
-async fn read_mpub(
-    body: Body,
-    mut parser: impl MpubParser,
-) -> Result<(Bytes, Vec<(usize, usize)>), Response> {
+/// The body and its messages' spans, and whether it was read to its end.
+type Mpub = (Bytes, Vec<(usize, usize)>, bool);
+
+async fn read_mpub(body: Body, mut parser: impl MpubParser) -> Result<Mpub, Response> {
     let c = collect(body, |b| {
         parser.feed(b)?;
         Ok(parser.done())
     })
     .await?;
     match parser.finish(&c.bytes) {
-        Ok(spans) => Ok((c.bytes, spans)),
+        Ok(spans) => Ok((c.bytes, spans, c.complete)),
         Err(e) if c.complete => Err(api_err(e).into_response()),
         Err(e) => Err(refuse(e)),
     }
