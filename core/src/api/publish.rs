@@ -134,16 +134,14 @@ impl TextMpub {
 
 impl MpubParser for TextMpub {
     fn feed(&mut self, body: &[u8]) -> Result<(), ApiError> {
-        let from = self.scanned;
-        for (i, &b) in body.iter().enumerate().skip(from) {
-            if b == b'\n' {
-                // NSQ reads at most max_body_size + 1 bytes.
-                if self.over_limit(i + 1) {
-                    return Err(BODY_TOO_BIG);
-                }
-                self.line(self.line_start, i)?;
-                self.line_start = i + 1;
+        let from = self.scanned.min(body.len());
+        for i in memchr::memchr_iter(b'\n', &body[from..]).map(|i| i + from) {
+            // NSQ reads at most max_body_size + 1 bytes.
+            if self.over_limit(i + 1) {
+                return Err(BODY_TOO_BIG);
             }
+            self.line(self.line_start, i)?;
+            self.line_start = i + 1;
         }
         self.scanned = body.len();
         if self.over_limit(body.len()) {
