@@ -17,4 +17,4 @@ pub mod nsqd;
 pub mod signal;
 
 pub use lookupd::{Nsqlookupd, NsqlookupdError};
-pub use nsqd::{Nsqd, NsqdError};
+pub use nsqd::{LogLevelHook, Nsqd, NsqdError};

@@ -689,6 +689,25 @@ impl<K> Topic<K> {
         Some(r)
     }
 
+    /// Pauses or unpauses a channel (unpausing delivers what its consumers
+    /// can take). Returns false if the channel does not exist.
+    pub fn set_channel_paused(
+        &mut self,
+        channel: &str,
+        paused: bool,
+        now: Nanos,
+        out: &mut impl Outbox<K>,
+    ) -> bool {
+        self.with_channel(channel, |ch| {
+            if paused {
+                ch.pause()
+            } else {
+                ch.unpause(now, out)
+            }
+        })
+        .is_some()
+    }
+
     pub fn set_rdy(
         &mut self,
         channel: &str,

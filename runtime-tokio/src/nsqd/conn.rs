@@ -9,6 +9,7 @@ use super::Inner;
 use crate::clock;
 use bytes::BytesMut;
 use nsq_core::broker::{Client, Reply, TickAction};
+use nsq_core::stats::ClientIdentity;
 use nsq_core::wire::command::{CommandParser, ParseError};
 use nsq_core::wire::frame::{put_frame, FrameType, HEARTBEAT};
 use nsq_core::wire::ClientError;
@@ -56,15 +57,15 @@ pub(crate) async fn serve(inner: Arc<Inner>, stream: TcpStream, peer: SocketAddr
     }
     let id = inner.next_client_id();
     let shared: Handle = Arc::new(ConnShared::new(id));
-    inner.add_conn(&shared);
     tracing::info!("TCP: new client({peer})");
     let writer = tokio::spawn(write_loop(Arc::clone(&shared), wr));
     let mut session = Session::new(&inner, &shared, peer);
+    inner.conns.add(&shared);
     session.read_loop(&mut rd).await;
     session.leave();
+    inner.conns.remove(id);
     shared.set_reader_done();
     let _ = writer.await;
-    inner.remove_conn(id);
     tracing::info!("PROTOCOL(V2): [{peer}] exiting");
 }
 
@@ -99,6 +100,8 @@ struct Session<'a> {
     parser: CommandParser,
     sub_cell: Option<Arc<TopicCell>>,
     pub_cell: Option<Arc<TopicCell>>,
+    /// The topic of the PUB/MPUB/DPUB being executed (a reused buffer).
+    pub_topic: Vec<u8>,
 }
 
 enum Flow {
@@ -108,17 +111,60 @@ enum Flow {
     Wait(Durability, Reply, &'static str),
 }
 
+/// What a command may change that the stats show.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Touches {
+    Nothing,
+    Identity,
+    PubCounts,
+}
+
+impl Touches {
+    fn of(name: &[u8]) -> Self {
+        match name {
+            b"PUB" | b"MPUB" | b"DPUB" => Touches::PubCounts,
+            b"IDENTIFY" | b"SUB" | b"CLS" | b"AUTH" => Touches::Identity,
+            _ => Touches::Nothing,
+        }
+    }
+}
+
 impl<'a> Session<'a> {
     fn new(inner: &'a Inner, shared: &'a Handle, peer: SocketAddr) -> Self {
         let cfg = Arc::clone(&inner.client_cfg);
+        let client = Client::new(shared.id, cfg, &peer.ip().to_string(), clock::now());
+        shared.info().identity = ClientIdentity::new(&client, peer.to_string());
         Session {
             inner,
             shared,
             peer,
-            parser: CommandParser::new(cfg.limits),
-            client: Client::new(shared.id, cfg, &peer.ip().to_string(), clock::now()),
+            parser: CommandParser::new(client.config().limits),
+            client,
             sub_cell: None,
             pub_cell: None,
+            pub_topic: Vec::new(),
+        }
+    }
+
+    /// Copies what the last command changed into the connection's identity record.
+    fn sync_info(&self, touched: Touches) {
+        match touched {
+            Touches::Nothing => {}
+            Touches::Identity => {
+                let mut info = self.shared.info();
+                info.identity.update_from(&self.client);
+                if info.sub != self.client.sub {
+                    info.sub.clone_from(&self.client.sub);
+                }
+            }
+            Touches::PubCounts => {
+                let Ok(topic) = std::str::from_utf8(&self.pub_topic) else {
+                    return;
+                };
+                if let Some(&n) = self.client.pub_counts.get(topic) {
+                    self.shared.info().identity.set_published(topic, n);
+                }
+            }
         }
     }
 
@@ -231,6 +277,12 @@ impl<'a> Session<'a> {
                 b"DPUB" => "E_DPUB_FAILED",
                 _ => "E_PUB_FAILED",
             };
+            let touched = Touches::of(raw.name());
+            if touched == Touches::PubCounts {
+                self.pub_topic.clear();
+                self.pub_topic
+                    .extend_from_slice(raw.param(1).unwrap_or_default());
+            }
             let mut ops = ConnOps {
                 registry: &self.inner.registry,
                 me: self.shared,
@@ -239,7 +291,11 @@ impl<'a> Session<'a> {
                 pending: None,
             };
             let result = self.client.exec(raw, now, &mut ops);
-            match (result, ops.pending.take()) {
+            let pending = ops.pending.take();
+            if result.is_ok() {
+                self.sync_info(touched);
+            }
+            match (result, pending) {
                 (Ok(reply), Some(durability)) => return Flow::Wait(durability, reply, code),
                 (Ok(Reply::Auth(_)), None) => {
                     self.send_error(&ClientError::fatal("E_AUTH_FAILED", "AUTH failed"));

@@ -1,9 +1,11 @@
 //! What a connection shares with the rest of nsqd: its output buffer (topics
-//! write message frames straight into it under their own lock) and the
-//! signals between its reader, its writer and the broker.
+//! write message frames straight into it under their own lock), the
+//! signals between its reader, its writer and the broker, and who it is
+//! (for the stats).
 
 use bytes::BytesMut;
-use nsq_core::broker::Outbox;
+use nsq_core::broker::{Outbox, Subscription};
+use nsq_core::stats::ClientIdentity;
 use nsq_core::wire::frame::{put_frame, put_message_frame, FrameType};
 use nsq_core::wire::Message;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,6 +14,14 @@ use tokio::sync::Notify;
 
 /// A subscribed connection as topics see it.
 pub type Handle = Arc<ConnShared>;
+
+/// Who a connection is, kept up to date by its reader for the stats.
+#[derive(Debug, Clone, Default)]
+pub struct ConnInfo {
+    pub identity: ClientIdentity,
+    /// Where it is subscribed (its consumer counts live in that channel).
+    pub sub: Option<Subscription>,
+}
 
 #[derive(Debug, Default)]
 pub struct ConnShared {
@@ -27,6 +37,7 @@ pub struct ConnShared {
     reader_done: AtomicBool,
     /// The socket failed while writing.
     writer_failed: AtomicBool,
+    info: Mutex<ConnInfo>,
 }
 
 impl ConnShared {
@@ -35,6 +46,12 @@ impl ConnShared {
             id,
             ..Default::default()
         }
+    }
+
+    /// The connection's identity record (the reader writes, stats read).
+    pub fn info(&self) -> MutexGuard<'_, ConnInfo> {
+        // Plain data: a panic elsewhere cannot leave it half-updated in a harmful way.
+        self.info.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn out(&self) -> MutexGuard<'_, BytesMut> {
