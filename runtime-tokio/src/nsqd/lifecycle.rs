@@ -7,18 +7,16 @@ use super::Inner;
 use crate::clock;
 use nsq_core::io::Disk;
 use nsq_core::metadata::{self, Metadata};
-use nsq_core::Options;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// `--data-path`, or the current directory as in NSQ.
 #[cfg(not(madsim))]
-pub fn data_dir(opts: &Options) -> PathBuf {
+pub fn data_dir(opts: &nsq_core::Options) -> std::path::PathBuf {
     if opts.data_path.is_empty() {
-        std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
+        std::env::current_dir().unwrap_or_else(|_| ".".into())
     } else {
-        PathBuf::from(&opts.data_path)
+        opts.data_path.clone().into()
     }
 }
 
