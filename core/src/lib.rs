@@ -7,6 +7,7 @@
 //! production and `runtime-sim` under the deterministic simulator.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod broker;
 pub mod consumer;
 pub mod diskqueue;
@@ -15,6 +16,7 @@ pub mod io;
 pub mod lookup;
 pub mod metadata;
 pub mod options;
+pub mod tls;
 pub mod wire;
 
 pub use options::Options;
