@@ -15,6 +15,7 @@ pub mod http_client;
 pub mod lookupd;
 pub mod nsqd;
 pub mod signal;
+pub mod stream;
 
 pub use lookupd::{Nsqlookupd, NsqlookupdError};
 pub use nsqd::{Nsqd, NsqdError};

@@ -186,7 +186,7 @@ impl<'a> Session<'a> {
             Reply::Response(data) => self.shared.push_frame(FrameType::Response, &data),
             // Upgrades are never offered by this runtime's ClientConfig.
             Reply::Identify { json, .. } => self.shared.push_frame(FrameType::Response, &json),
-            Reply::Auth(_) => {}
+            Reply::Auth(_) | Reply::Reauth(_) => {}
         }
     }
 
