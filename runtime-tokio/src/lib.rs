@@ -16,6 +16,7 @@ pub mod lookupd;
 pub mod nsqd;
 pub mod signal;
 pub mod stream;
+pub mod tls;
 
 pub use lookupd::{Nsqlookupd, NsqlookupdError};
 pub use nsqd::{Nsqd, NsqdError};

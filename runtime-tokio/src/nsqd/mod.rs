@@ -1,5 +1,6 @@
 //! nsqd on tokio: listeners, connections, topics, their timers and disk I/O.
 
+mod authd;
 mod backends;
 mod conn;
 pub mod disk_io;
@@ -9,6 +10,7 @@ pub mod ops;
 mod precreate;
 pub mod registry;
 pub mod shared;
+mod transport;
 
 use disk_io::DiskFactory;
 use lookup::LookupHandle;
@@ -50,6 +52,9 @@ pub(crate) struct Inner {
     pub opts: Options,
     pub client_cfg: Arc<ClientConfig>,
     pub registry: Registry,
+    /// TLS for IDENTIFY's `tls_v1` (and HTTPS), when a certificate is set.
+    pub tls: Option<Arc<crate::tls::ServerConfig>>,
+    pub authd: authd::Authd,
     /// Disk handles (none: everything stays in memory).
     pub disks: Option<DiskFactory>,
     lookup: LookupHandle,
@@ -103,19 +108,23 @@ impl Nsqd {
     }
 
     /// Starts with the given disk (or memory only), without a directory lock.
-    pub async fn start_with(opts: Options, disks: Option<DiskFactory>) -> Result<Nsqd, NsqdError> {
+    pub async fn start_with(
+        mut opts: Options,
+        disks: Option<DiskFactory>,
+    ) -> Result<Nsqd, NsqdError> {
         opts.validate().map_err(NsqdError::Options)?;
+        opts.apply_tls_rules().map_err(NsqdError::Options)?;
+        let tls = crate::tls::server_config(&opts)
+            .map_err(|e| NsqdError::Options(format!("failed to build TLS config - {e}")))?;
         let mut client_cfg = ClientConfig::from_options(&opts);
-        // What this runtime can upgrade a connection to.
-        client_cfg.tls_available = false;
-        client_cfg.snappy_enabled = false;
-        client_cfg.deflate_enabled = false;
+        client_cfg.tls_available = tls.is_some();
         let backends: Arc<dyn nsq_core::broker::BackendFactory> = match &disks {
             Some(d) => Arc::new(backends::DiskBackends::new(opts.clone(), Arc::clone(d))),
             None => Arc::new(MemoryOnly),
         };
         let broker_cfg = BrokerConfig::from_options(&opts, backends);
         let seed = opts.node_id as u64;
+        let authd = authd::Authd::new(&opts, seed).map_err(NsqdError::Options)?;
         let listener = TcpListener::bind(&opts.tcp_address)
             .await
             .map_err(|e| NsqdError::Listen(opts.tcp_address.clone(), e))?;
@@ -142,6 +151,8 @@ impl Nsqd {
             Inner {
                 client_cfg: Arc::new(client_cfg),
                 registry: Registry::new(broker_cfg, seed, disks.clone()).with_catalog(catalog),
+                tls,
+                authd,
                 disks,
                 lookup,
                 next_client_id: AtomicU64::new(0),

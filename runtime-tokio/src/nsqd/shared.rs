@@ -27,6 +27,26 @@ pub struct ConnShared {
     reader_done: AtomicBool,
     /// The socket failed while writing.
     writer_failed: AtomicBool,
+    /// The reader wants the write half back (a stream upgrade): the writer
+    /// flushes what is pending and returns it.
+    hand_back: AtomicBool,
+    /// What the connection negotiated, for stats.
+    info: Mutex<ConnInfo>,
+}
+
+/// A connection's negotiated transport and identity, as /stats shows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnInfo {
+    pub tls: bool,
+    /// `TLS1.2`, `TLS1.3` (NSQ's names).
+    pub tls_version: String,
+    /// NSQ's name of the cipher suite (`Unknown N` for TLS 1.3's).
+    pub tls_cipher_suite: String,
+    pub snappy: bool,
+    pub deflate: bool,
+    pub authed: bool,
+    pub auth_identity: String,
+    pub auth_identity_url: String,
 }
 
 impl ConnShared {
@@ -72,6 +92,27 @@ impl ConnShared {
     /// Swaps the pending output into `into` (which must be empty).
     pub fn take_output(&self, into: &mut BytesMut) {
         std::mem::swap(&mut *self.out(), into);
+    }
+
+    /// A copy of what the connection negotiated.
+    pub fn info(&self) -> ConnInfo {
+        self.info.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn update_info(&self, f: impl FnOnce(&mut ConnInfo)) {
+        f(&mut self.info.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Asks the writer to flush and hand its half back (see `conn.rs`).
+    pub fn request_hand_back(&self, on: bool) {
+        self.hand_back.store(on, Ordering::Release);
+        if on {
+            self.writer_wake.notify_one();
+        }
+    }
+
+    pub fn hand_back_requested(&self) -> bool {
+        self.hand_back.load(Ordering::Acquire)
     }
 
     pub fn request_close(&self) {
