@@ -200,3 +200,27 @@ async fn prefixed_replays_then_reads_on() {
     p.read_to_string(&mut s).await.unwrap();
     assert_eq!(s, "early late");
 }
+
+#[test]
+fn deflate_output_decodes_with_a_blocking_std_decoder() {
+    // A reader that has only what was flushed so far, then would block.
+    struct Flushed(std::io::Cursor<Vec<u8>>);
+    impl Read for Flushed {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match Read::read(&mut self.0, buf)? {
+                0 => Err(std::io::ErrorKind::WouldBlock.into()),
+                n => Ok(n),
+            }
+        }
+    }
+    let mut codec = Deflate::new(6);
+    let mut out = BytesMut::new();
+    codec
+        .encode(b"\x00\x00\x00\x06\x00\x00\x00\x00OK", &mut out)
+        .unwrap();
+    codec.flush(&mut out).unwrap();
+    let mut d = flate2::read::DeflateDecoder::new(Flushed(std::io::Cursor::new(out.to_vec())));
+    let mut got = [0u8; 10];
+    d.read_exact(&mut got).unwrap();
+    assert_eq!(&got[8..], b"OK");
+}
