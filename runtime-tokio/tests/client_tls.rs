@@ -50,6 +50,13 @@ async fn tls_with_snappy_and_with_deflate_carry_messages() {
     p.multi_publish("secure", &[&b"last-a"[..], &b"last-b"[..]])
         .await
         .unwrap();
+    let infos = n.conn_infos();
+    assert_eq!(infos.len(), 1);
+    let info = &infos[0].1;
+    assert!(info.tls && info.snappy && !info.deflate, "{info:?}");
+    assert_eq!(info.tls_version, "TLS1.3");
+    // NSQ v1.3.0's table has no TLS 1.3 suite names
+    assert!(info.tls_cipher_suite.starts_with("Unknown 48"), "{info:?}");
 
     let c = Consumer::new(
         "secure",

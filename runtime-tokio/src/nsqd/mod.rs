@@ -189,6 +189,16 @@ impl Nsqd {
         &self.inner.opts
     }
 
+    /// What each live connection negotiated (TLS, compression, auth), by
+    /// client id.
+    pub fn conn_infos(&self) -> Vec<(u64, shared::ConnInfo)> {
+        self.inner
+            .conns()
+            .iter()
+            .map(|(id, h)| (*id, h.info()))
+            .collect()
+    }
+
     /// The first disk error of any queue, while there is one (NSQ's health).
     pub fn health(&self) -> Option<String> {
         self.inner

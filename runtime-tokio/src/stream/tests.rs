@@ -4,7 +4,9 @@ use quickcheck::{quickcheck, TestResult};
 use std::io::{Read, Write};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-fn codecs() -> Vec<(&'static str, Box<dyn Fn() -> Box<dyn Codec>>)> {
+type NewCodec = Box<dyn Fn() -> Box<dyn Codec>>;
+
+fn codecs() -> Vec<(&'static str, NewCodec)> {
     vec![
         (
             "snappy",
@@ -87,7 +89,7 @@ quickcheck! {
             return TestResult::discard();
         }
         for (_, new) in codecs() {
-            let mut wire = encode_batches(&mut *new(), &[data.clone()]);
+            let mut wire = encode_batches(&mut *new(), std::slice::from_ref(&data));
             for (at, x) in &flips {
                 let i = at % wire.len();
                 wire[i] ^= x | 1;
@@ -101,7 +103,7 @@ quickcheck! {
 #[test]
 fn snappy_output_is_the_standard_framing_format() {
     let text = b"hello hello hello hello snappy".repeat(100);
-    let wire = encode_batches(&mut Snappy::new(), &[text.clone()]);
+    let wire = encode_batches(&mut Snappy::new(), std::slice::from_ref(&text));
     assert_eq!(
         &wire[..10],
         b"\xff\x06\x00\x00sNaPpY",
