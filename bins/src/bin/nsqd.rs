@@ -32,6 +32,7 @@ fn main() -> ExitCode {
         }
     };
     rt.block_on(async move {
+        let stop = nsq_runtime_tokio::signal::shutdown_signal();
         let nsqd = match Nsqd::start(settings.options).await {
             Ok(n) => n,
             Err(e) => {
@@ -39,7 +40,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        nsq_runtime_tokio::signal::shutdown_signal().await;
+        stop.await;
         nsqd.shutdown().await;
         ExitCode::SUCCESS
     })
