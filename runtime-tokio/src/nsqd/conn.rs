@@ -62,6 +62,7 @@ pub(crate) async fn serve(inner: Arc<Inner>, stream: TcpStream, peer: SocketAddr
     loop {
         let writer = tokio::spawn(write_loop(Arc::clone(&shared), wr));
         let Some(upgrades) = session.read_loop(&mut rd, &mut buf).await else {
+            session.leave();
             shared.set_reader_done();
             let _ = writer.await;
             break;
@@ -70,6 +71,7 @@ pub(crate) async fn serve(inner: Arc<Inner>, stream: TcpStream, peer: SocketAddr
         shared.request_hand_back(true);
         let back = writer.await.ok().flatten();
         shared.request_hand_back(false);
+        // (IDENTIFY happens before SUB: there is no channel to leave here.)
         let Some(stream) = back.and_then(|w| reunite(rd, w)) else {
             break;
         };
@@ -81,7 +83,6 @@ pub(crate) async fn serve(inner: Arc<Inner>, stream: TcpStream, peer: SocketAddr
             }
         }
     }
-    session.leave();
     inner.remove_conn(id);
     tracing::info!("PROTOCOL(V2): [{peer}] exiting");
 }
