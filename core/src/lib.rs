@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod auth;
 pub mod broker;
 pub mod consumer;
 pub mod diskqueue;
@@ -17,6 +18,7 @@ pub mod lookup;
 pub mod metadata;
 pub mod options;
 pub mod stats;
+pub mod tls;
 pub mod wire;
 
 pub use options::Options;

@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         }
     };
     rt.block_on(async move {
+        let stop = nsq_runtime_tokio::signal::shutdown_signal();
         let nsqd = match Nsqd::start(settings.options).await {
             Ok(n) => n,
             Err(e) => {
@@ -49,7 +50,7 @@ fn main() -> ExitCode {
                 Arc::new(move |l: LogLevel| reload(l.tracing_level())),
             );
         }
-        nsq_runtime_tokio::signal::shutdown_signal().await;
+        stop.await;
         nsqd.shutdown().await;
         ExitCode::SUCCESS
     })

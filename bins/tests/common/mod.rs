@@ -147,6 +147,8 @@ impl Nsqd {
         let mut args: Vec<String> = vec![
             "--tcp-address=127.0.0.1:0".into(),
             "--http-address=127.0.0.1:0".into(),
+            // never the default fixed port, even when a test configures TLS
+            "--https-address=127.0.0.1:0".into(),
             format!("--data-path={}", dir.path().display()),
             "--node-id=7".into(),
             "--broadcast-address=127.0.0.1".into(),
@@ -165,6 +167,17 @@ impl Nsqd {
     }
 
     /// A keep-alive HTTP connection to the API.
+    /// Where the API listens over TLS (nsqd logs it when a certificate is set).
+    pub fn https(&self) -> SocketAddr {
+        eventually(Duration::from_secs(10), || {
+            self.proc.logs.lock().unwrap().iter().find_map(|l| {
+                l.split_once("HTTPS: listening on ")
+                    .and_then(|(_, a)| a.trim().parse().ok())
+            })
+        })
+        .expect("nsqd logs its HTTPS address")
+    }
+
     pub fn http_conn(&self) -> nsq_bins::http1::Conn {
         nsq_bins::http1::Conn::connect(self.http()).expect("connect to HTTP")
     }

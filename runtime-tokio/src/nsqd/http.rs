@@ -30,12 +30,21 @@ use tokio::net::TcpListener;
 
 type Shared = State<Arc<Inner>>;
 
-/// Serves the API on `listener` until the task is aborted.
+/// Serves the API over plain HTTP on `listener` until the task is aborted.
 pub fn start(inner: Arc<Inner>, listener: TcpListener) -> tokio::task::JoinHandle<()> {
-    serve(listener, router(inner), "HTTP")
+    serve(listener, router(inner, false), "HTTP")
 }
 
-fn router(inner: Arc<Inner>) -> Router {
+/// Serves the API over TLS (`--https-address`) until the task is aborted.
+pub fn start_https(
+    inner: Arc<Inner>,
+    listener: TcpListener,
+    config: Arc<crate::tls::ServerConfig>,
+) -> tokio::task::JoinHandle<()> {
+    crate::tls::serve_https(listener, config, router(inner, true), "HTTPS")
+}
+
+fn router(inner: Arc<Inner>, over_tls: bool) -> Router {
     let p = |h| route(&[Method::POST], h);
     let g = |h| route(&[Method::GET], h);
     let r = Router::new()
@@ -69,22 +78,22 @@ fn router(inner: Arc<Inner>) -> Router {
         .route("/mpub", p(post(do_mpub)))
         .with_state(Arc::clone(&inner));
     let r = finish(r).merge(publish);
-    if inner.opts.tls_required == TlsRequired::Yes {
-        // NSQ refuses plain HTTP when TLS is required for everything.
+    if inner.opts.tls_required == TlsRequired::Yes && !over_tls {
+        // NSQ refuses plain HTTP when TLS is required for everything, and
+        // says where HTTPS is.
+        let port = inner.https_addr.map_or(0, |a| a.port());
         r.layer(axum::middleware::from_fn(
-            |_: Request, _: axum::middleware::Next| async { tls_required() },
+            move |_: Request, _: axum::middleware::Next| async move { tls_required(port) },
         ))
     } else {
         r
     }
 }
 
-fn tls_required() -> Response {
-    // The HTTPS listener does not exist yet in this runtime: port 0, as
-    // NSQ reports it without one.
-    let mut r = Response::new(Body::from(
-        r#"{"message": "TLS_REQUIRED", "https_port": 0}"#,
-    ));
+fn tls_required(https_port: u16) -> Response {
+    let mut r = Response::new(Body::from(format!(
+        r#"{{"message": "TLS_REQUIRED", "https_port": {https_port}}}"#
+    )));
     *r.status_mut() = StatusCode::FORBIDDEN;
     let h = r.headers_mut();
     h.insert(

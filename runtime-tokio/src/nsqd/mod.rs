@@ -4,6 +4,7 @@
 // Only the HTTP API uses these so far (not built under the simulator).
 #[cfg_attr(madsim, allow(dead_code))]
 mod admin;
+mod authd;
 mod backends;
 mod conn;
 mod conns;
@@ -19,6 +20,7 @@ pub mod registry;
 pub mod shared;
 mod stats;
 mod statsd;
+mod transport;
 
 use crate::clock;
 use conns::Conns;
@@ -72,6 +74,9 @@ pub(crate) struct Inner {
     pub opts: Options,
     pub client_cfg: Arc<ClientConfig>,
     pub registry: Registry,
+    /// TLS for IDENTIFY's `tls_v1` (and HTTPS), when a certificate is set.
+    pub tls: Option<Arc<crate::tls::ServerConfig>>,
+    pub authd: authd::Authd,
     /// Disk handles (none: everything stays in memory).
     pub disks: Option<DiskFactory>,
     lookup: LookupHandle,
@@ -79,6 +84,8 @@ pub(crate) struct Inner {
     pub start_time: Nanos,
     pub tcp_addr: SocketAddr,
     pub http_addr: Option<SocketAddr>,
+    /// Where the API listens over TLS (`--https-address`, with a certificate).
+    pub https_addr: Option<SocketAddr>,
     #[cfg_attr(madsim, allow(dead_code))]
     pub hostname: String,
     next_client_id: AtomicU64,
@@ -196,16 +203,17 @@ impl Nsqd {
         disks: Option<DiskFactory>,
     ) -> Result<Nsqd, NsqdError> {
         opts.validate().map_err(NsqdError::Options)?;
+        opts.apply_tls_rules().map_err(NsqdError::Options)?;
+        let tls = crate::tls::server_config(&opts)
+            .map_err(|e| NsqdError::Options(format!("failed to build TLS config - {e}")))?;
         let mut client_cfg = ClientConfig::from_options(&opts);
-        // What this runtime can upgrade a connection to.
-        client_cfg.tls_available = false;
-        client_cfg.snappy_enabled = false;
-        client_cfg.deflate_enabled = false;
+        client_cfg.tls_available = tls.is_some();
         let backends: Arc<dyn nsq_core::broker::BackendFactory> = match &disks {
             Some(d) => Arc::new(backends::DiskBackends::new(opts.clone(), Arc::clone(d))),
             None => Arc::new(MemoryOnly),
         };
         let broker_cfg = BrokerConfig::from_options(&opts, backends);
+        let authd = authd::Authd::new(&opts, opts.node_id as u64).map_err(NsqdError::Options)?;
         let (listener, tcp_addr) = bind(&opts.tcp_address).await?;
         tracing::info!("TCP: listening on {tcp_addr}");
         #[cfg(not(madsim))]
@@ -219,6 +227,18 @@ impl Nsqd {
         #[cfg(madsim)]
         let http: Option<((), SocketAddr)> = None;
         let http_addr = http.as_ref().map(|(_, a)| *a);
+        #[cfg(not(madsim))]
+        let https = match (&tls, opts.https_address.is_empty()) {
+            (Some(_), false) => {
+                let (l, a) = bind(&opts.https_address).await?;
+                tracing::info!("HTTPS: listening on {a}");
+                Some((l, a))
+            }
+            _ => None,
+        };
+        #[cfg(madsim)]
+        let https: Option<((), SocketAddr)> = None;
+        let https_addr = https.as_ref().map(|(_, a)| *a);
         // NSQ fills in the broadcast ports and the statsd prefix's host key.
         if opts.broadcast_http_port == 0 {
             opts.broadcast_http_port = http_addr.map_or(0, |a| a.port());
@@ -252,12 +272,15 @@ impl Nsqd {
             Inner {
                 client_cfg: Arc::new(client_cfg),
                 registry: Registry::new(broker_cfg, seed, disks.clone()).with_catalog(catalog),
+                tls,
+                authd,
                 disks,
                 lookup,
                 conns: Conns::default(),
                 start_time: clock::now(),
                 tcp_addr,
                 http_addr,
+                https_addr,
                 hostname,
                 next_client_id: AtomicU64::new(0),
                 stop: Notify::new(),
@@ -282,6 +305,10 @@ impl Nsqd {
         if let Some((l, _)) = http {
             services.push(http::start(Arc::clone(&inner), l));
         }
+        #[cfg(not(madsim))]
+        if let (Some((l, _)), Some(config)) = (https, inner.tls.clone()) {
+            services.push(http::start_https(Arc::clone(&inner), l, config));
+        }
         if !inner.opts.statsd_address.is_empty() {
             services.push(tokio::spawn(statsd::run(Arc::clone(&inner))));
         }
@@ -305,6 +332,16 @@ impl Nsqd {
     /// The options in effect (broadcast ports and statsd prefix resolved).
     pub fn options(&self) -> &Options {
         &self.inner.opts
+    }
+
+    /// What each live connection negotiated and who it is, by client id.
+    pub fn conn_infos(&self) -> Vec<(u64, nsq_core::stats::ClientIdentity)> {
+        self.inner
+            .conns
+            .all()
+            .iter()
+            .map(|h| (h.id, h.info().identity.clone()))
+            .collect()
     }
 
     /// Marks nsqd unhealthy (`/ping` answers 500 with the error) or healthy again.

@@ -37,6 +37,9 @@ pub struct ConnShared {
     reader_done: AtomicBool,
     /// The socket failed while writing.
     writer_failed: AtomicBool,
+    /// The reader wants the write half back (a stream upgrade): the writer
+    /// flushes what is pending and returns it.
+    hand_back: AtomicBool,
     info: Mutex<ConnInfo>,
 }
 
@@ -89,6 +92,22 @@ impl ConnShared {
     /// Swaps the pending output into `into` (which must be empty).
     pub fn take_output(&self, into: &mut BytesMut) {
         std::mem::swap(&mut *self.out(), into);
+    }
+
+    pub fn update_info(&self, f: impl FnOnce(&mut ConnInfo)) {
+        f(&mut self.info())
+    }
+
+    /// Asks the writer to flush and hand its half back (see `conn.rs`).
+    pub fn request_hand_back(&self, on: bool) {
+        self.hand_back.store(on, Ordering::Release);
+        if on {
+            self.writer_wake.notify_one();
+        }
+    }
+
+    pub fn hand_back_requested(&self) -> bool {
+        self.hand_back.load(Ordering::Acquire)
     }
 
     pub fn request_close(&self) {
