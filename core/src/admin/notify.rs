@@ -50,6 +50,35 @@ pub fn basic_auth_user(header: Option<&str>) -> String {
     }
 }
 
+/// `Basic base64(user:password)`: the header Go's `SetBasicAuth` sets.
+pub fn basic_auth_header(user: &str, password: &str) -> String {
+    format!(
+        "Basic {}",
+        base64_encode(format!("{user}:{password}").as_bytes())
+    )
+}
+
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 with padding.
+fn base64_encode(b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len().div_ceil(3) * 4);
+    for chunk in b.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &c)| n | u32::from(c) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// Standard base64 with padding (Go's `base64.StdEncoding`), strictly.
 fn base64_decode(s: &str) -> Option<Vec<u8>> {
     let b = s.as_bytes();
@@ -98,6 +127,13 @@ mod tests {
         assert_eq!(basic_auth_user(Some("Basic !!!")), "");
         assert_eq!(basic_auth_user(Some("Basic YQ=a")), "");
         assert_eq!(basic_auth_user(None), "");
+        for (u, p) in [("alice", "secret"), ("bob", ""), ("a", "bc"), ("", "")] {
+            assert_eq!(basic_auth_user(Some(&basic_auth_header(u, p))), u);
+        }
+        assert_eq!(
+            basic_auth_header("alice", "secret"),
+            "Basic YWxpY2U6c2VjcmV0"
+        );
     }
 
     #[test]

@@ -1,0 +1,96 @@
+// Live figures: how often pages poll, the history of every figure they
+// show (kept across page changes), and rates from growing counters.
+
+const KEY = 'nsqadmin.refresh';
+const KEEP = 120;
+
+function parseInterval(v) {
+  if (v === null || v === undefined || v === '') return null;
+  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(String(v).trim());
+  if (!m) return null;
+  const n = parseFloat(m[1]);
+  return m[2] === 's' ? n * 1000 : n;
+}
+
+// Milliseconds between polls (0 = paused): ?refresh=2s, else the saved choice, else 2s.
+export function refreshMs() {
+  const q = parseInterval(new URLSearchParams(location.search).get('refresh'));
+  if (q !== null) return q;
+  const saved = parseInterval(localStorage.getItem(KEY));
+  return saved === null ? 2000 : saved;
+}
+
+export function setRefresh(ms) {
+  localStorage.setItem(KEY, String(ms));
+}
+
+const histories = new Map();
+
+// Adds a sample to the series `key`; returns the series' values.
+export function record(key, value) {
+  let h = histories.get(key);
+  if (!h) histories.set(key, (h = []));
+  h.push(value);
+  if (h.length > KEEP) h.splice(0, h.length - KEEP);
+  return h;
+}
+
+export function series(key) {
+  return histories.get(key) || [];
+}
+
+const counters = new Map();
+
+// The per-second rate of the counter `key` since its last sample (null
+// for the first, or when the counter went back, e.g. a node restarted);
+// each rate is also recorded in the series `rate:<key>`.
+export function rateOf(key, count, now = performance.now()) {
+  const prev = counters.get(key);
+  counters.set(key, {count, t: now});
+  let r = null;
+  if (prev && now > prev.t && count >= prev.count) {
+    r = ((count - prev.count) * 1000) / (now - prev.t);
+  }
+  if (r !== null) record('rate:' + key, r);
+  return r;
+}
+
+// Runs `tick` now and then every refreshMs() until stopped; a tick that
+// throws is reported and the polling goes on.
+export class Poller {
+  constructor(tick, onResult) {
+    this.tick = tick;
+    this.onResult = onResult;
+    this.timer = null;
+    this.stopped = false;
+    this.running = null;
+  }
+
+  async run() {
+    clearTimeout(this.timer);
+    if (this.stopped) return;
+    if (this.running) return this.running;
+    this.running = (async () => {
+      try {
+        await this.tick();
+        if (!this.stopped) this.onResult(null);
+      } catch (e) {
+        if (!this.stopped) this.onResult(e);
+      }
+    })();
+    await this.running;
+    this.running = null;
+    this.schedule();
+  }
+
+  schedule() {
+    clearTimeout(this.timer);
+    const ms = refreshMs();
+    if (!this.stopped && ms > 0) this.timer = setTimeout(() => this.run(), ms);
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+}
