@@ -4,6 +4,8 @@
 //! warnings, not failures; admin users, base path, /config, notifications
 //! and graphite behave as in NSQ v1.3.0.
 
+#[path = "../../runtime-tokio/tests/support/certs.rs"]
+mod certs;
 mod common;
 mod fake_http;
 
@@ -763,4 +765,34 @@ fn start_up_checks() {
     assert_eq!(o.status.code(), Some(2));
     let o = run(&["--version"]);
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("nsqadmin v1.3.0"));
+}
+
+#[test]
+fn nodes_that_require_tls_are_asked_over_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = certs::Ca::new(dir.path(), "ca");
+    let server = ca.server(dir.path());
+    let n = Nsqd::start(&[
+        &format!("--tls-cert={}", server.cert_s()),
+        &format!("--tls-key={}", server.key_s()),
+        "--tls-required=true",
+    ]);
+    let plain = n.http_req("GET", "/stats?format=json", b"");
+    assert_eq!(plain.status, 403, "nsqd refuses plain HTTP");
+    let addr = format!("--nsqd-http-address={}", node(&n));
+    let admin = Nsqadmin::start(&[&addr, &format!("--http-client-tls-root-ca-file={}", ca.pem_s())]);
+    // Created, listed and shown through nsqd's HTTPS port (NSQ's 403 retry).
+    let r = admin.send("POST", "/api/topics", &[], r#"{"topic":"secure","channel":"c"}"#);
+    assert_eq!(ok_json(&r), json!({"message": ""}));
+    assert_eq!(ok_json(&admin.get("/api/topics"))["topics"], json!(["secure"]));
+    let t = ok_json(&admin.get("/api/topics/secure"));
+    assert_eq!(t["channels"][0]["channel_name"], "c");
+    assert_eq!(t["nodes"][0]["node"], node(&n), "named by its HTTP address");
+
+    // Without a CA to check nsqd's certificate nothing is sent over TLS.
+    let blind = Nsqadmin::start(&[&addr]);
+    let r = blind.get("/api/topics");
+    assert_eq!(r.status, 502);
+    let msg = r.json()["message"].as_str().unwrap().to_string();
+    assert!(msg.contains("https needs --http-client-tls-root-ca-file"), "{msg}");
 }

@@ -54,3 +54,13 @@ export function hostPort(hostname, addr) {
   const port = String(addr || '').split(':').pop();
   return `${hostname}:${port}`;
 }
+
+// A connection's age (whole seconds): 2h3m4s, 5m0s, 12s.
+export function age(ns) {
+  let s = Math.max(0, Math.floor((ns || 0) / 1e9));
+  const h = Math.floor(s / 3600);
+  s %= 3600;
+  const m = Math.floor(s / 60);
+  s %= 60;
+  return h ? `${h}h${m}m${s}s` : m ? `${m}m${s}s` : `${s}s`;
+}

@@ -12,16 +12,22 @@ function parseInterval(v) {
   return m[2] === 's' ? n * 1000 : n;
 }
 
-// Milliseconds between polls (0 = paused): ?refresh=2s, else the saved choice, else 2s.
-export function refreshMs() {
+// Milliseconds between polls (0 = paused): ?refresh=2s when the UI was
+// opened, else the saved choice, else 2s. Navigating keeps it.
+let current = (() => {
   const q = parseInterval(new URLSearchParams(location.search).get('refresh'));
   if (q !== null) return q;
   const saved = parseInterval(localStorage.getItem(KEY));
   return saved === null ? 2000 : saved;
+})();
+
+export function refreshMs() {
+  return current;
 }
 
 export function setRefresh(ms) {
-  localStorage.setItem(KEY, String(ms));
+  current = parseInterval(ms) ?? current;
+  localStorage.setItem(KEY, String(current));
 }
 
 const histories = new Map();

@@ -1,7 +1,7 @@
 // A channel: its nodes, its consumers, its actions.
 import {get, post, del, path, enc} from './api.js';
 import {h, replace, table, num, notice, warning, badge} from './dom.js';
-import {commafy, rate, nanotohuman, hostPort} from './format.js';
+import {commafy, rate, age, hostPort} from './format.js';
 import {record, rateOf, series} from './live.js';
 import {spark} from './spark.js';
 import {history} from './graphite.js';
@@ -86,7 +86,7 @@ export default function channelPage(ctx) {
       num(commafy(cl.finish_count)),
       num(commafy(cl.requeue_count)),
       num(commafy(cl.message_count)),
-      num(nanotohuman(cl.connected), {title: new Date(cl.connect_ts * 1000).toLocaleString()})));
+      num(age(cl.connected), {title: new Date(cl.connect_ts * 1000).toLocaleString()})));
 
     replace(body,
       breadcrumb({label: 'Topics', href: path('/')}, {label: topic, href: path('/topics/' + enc(topic))}, {label: channel}),

@@ -1,7 +1,7 @@
 // A node: its topics, their channels and consumers.
 import {get, del, path, enc} from './api.js';
 import {h, replace, table, num, notice} from './dom.js';
-import {commafy, rate, nanotohuman, hostPort} from './format.js';
+import {commafy, rate, age, hostPort} from './format.js';
 import {record, rateOf, series} from './live.js';
 import {spark} from './spark.js';
 import {pausedBadge, card, runAction, breadcrumb} from './widgets.js';
@@ -49,7 +49,7 @@ export default function nodePage(ctx) {
             num(commafy(cl.in_flight_count), {title: 'in flight'}),
             h('td', {class: 'num muted', colspan: 3}, `RDY ${commafy(cl.ready_count)} · FIN ${commafy(cl.finish_count)} · REQ ${commafy(cl.requeue_count)}`),
             num(commafy(cl.message_count)),
-            h('td', {class: 'num muted', colspan: 3}, `connected ${nanotohuman(cl.connected)}`)));
+            h('td', {class: 'num muted', colspan: 3}, `connected ${age(cl.connected)}`)));
         }
       }
       return h('section', {class: 'panel', 'data-topic': t.topic_name},
