@@ -780,11 +780,22 @@ fn nodes_that_require_tls_are_asked_over_https() {
     let plain = n.http_req("GET", "/stats?format=json", b"");
     assert_eq!(plain.status, 403, "nsqd refuses plain HTTP");
     let addr = format!("--nsqd-http-address={}", node(&n));
-    let admin = Nsqadmin::start(&[&addr, &format!("--http-client-tls-root-ca-file={}", ca.pem_s())]);
+    let admin = Nsqadmin::start(&[
+        &addr,
+        &format!("--http-client-tls-root-ca-file={}", ca.pem_s()),
+    ]);
     // Created, listed and shown through nsqd's HTTPS port (NSQ's 403 retry).
-    let r = admin.send("POST", "/api/topics", &[], r#"{"topic":"secure","channel":"c"}"#);
+    let r = admin.send(
+        "POST",
+        "/api/topics",
+        &[],
+        r#"{"topic":"secure","channel":"c"}"#,
+    );
     assert_eq!(ok_json(&r), json!({"message": ""}));
-    assert_eq!(ok_json(&admin.get("/api/topics"))["topics"], json!(["secure"]));
+    assert_eq!(
+        ok_json(&admin.get("/api/topics"))["topics"],
+        json!(["secure"])
+    );
     let t = ok_json(&admin.get("/api/topics/secure"));
     assert_eq!(t["channels"][0]["channel_name"], "c");
     assert_eq!(t["nodes"][0]["node"], node(&n), "named by its HTTP address");
@@ -794,5 +805,8 @@ fn nodes_that_require_tls_are_asked_over_https() {
     let r = blind.get("/api/topics");
     assert_eq!(r.status, 502);
     let msg = r.json()["message"].as_str().unwrap().to_string();
-    assert!(msg.contains("https needs --http-client-tls-root-ca-file"), "{msg}");
+    assert!(
+        msg.contains("https needs --http-client-tls-root-ca-file"),
+        "{msg}"
+    );
 }

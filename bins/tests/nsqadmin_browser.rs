@@ -67,7 +67,7 @@ impl Driver {
                 }
             }
         });
-        let port = match rx.recv_timeout(Duration::from_secs(20)) {
+        let port = match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(p) => p,
             Err(_) => {
                 let _ = child.kill();
@@ -124,7 +124,8 @@ impl Browser {
     async fn open(driver: &Driver, base: String) -> Browser {
         let dir = tempfile::tempdir().expect("tempdir");
         let profile = dir.path().join("profile");
-        let chromium = find_tool(&["chromium", "chromium-browser", "google-chrome"]).expect("chromium");
+        let chromium =
+            find_tool(&["chromium", "chromium-browser", "google-chrome"]).expect("chromium");
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
@@ -147,7 +148,12 @@ impl Browser {
             *driver.session.lock().unwrap() = Some(id);
         }
         let shots = std::env::var_os("NSQADMIN_SCREENSHOTS").map(PathBuf::from);
-        Browser { c, base, dir, shots }
+        Browser {
+            c,
+            base,
+            dir,
+            shots,
+        }
     }
 
     async fn goto(&self, path: &str) -> R<()> {
@@ -195,19 +201,42 @@ impl Browser {
         Err(format!("{css} is still there"))
     }
 
+    /// Clicks `css` once it is there (the pages redraw their tables as
+    /// they poll: an element found a moment ago may have been replaced).
     async fn click(&self, css: &str) -> R<()> {
-        self.wait(css).await?.click().await.map_err(e(&format!("click {css}")))
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let r = match self.wait(css).await {
+                Ok(el) => el.click().await.map_err(e(&format!("click {css}"))),
+                Err(err) => Err(err),
+            };
+            match r {
+                Err(err) if err.contains("stale element") && Instant::now() < deadline => continue,
+                other => return other,
+            }
+        }
     }
 
     /// Clicks an action button, then answers its confirmation.
     async fn act(&self, action: &str, confirm: bool) -> R<()> {
-        self.click(&format!("button[data-action=\"{action}\"]")).await?;
+        self.click(&format!("button[data-action=\"{action}\"]:not([hidden])"))
+            .await?;
         self.wait("dialog#confirm[open]").await?;
-        let text = self.wait("#confirm-text").await?.text().await.map_err(e("dialog text"))?;
+        let text = self
+            .wait("#confirm-text")
+            .await?
+            .text()
+            .await
+            .map_err(e("dialog text"))?;
         if !text.starts_with(&format!("Are you sure you want to {action}")) {
             return Err(format!("the dialog asks {text:?}"));
         }
-        self.click(if confirm { "#confirm-ok" } else { "#confirm-cancel" }).await?;
+        self.click(if confirm {
+            "#confirm-ok"
+        } else {
+            "#confirm-cancel"
+        })
+        .await?;
         self.gone("dialog#confirm[open]").await
     }
 
@@ -247,7 +276,13 @@ fn channel_stats(n: &Nsqd, topic: &str, channel: &str) -> Option<Value> {
 }
 
 /// Waits until `f` holds for `topic/channel` on both nodes.
-fn on_both(a: &Nsqd, b: &Nsqd, topic: &str, channel: &str, f: impl Fn(Option<&Value>) -> bool) -> R<()> {
+fn on_both(
+    a: &Nsqd,
+    b: &Nsqd,
+    topic: &str,
+    channel: &str,
+    f: impl Fn(Option<&Value>) -> bool,
+) -> R<()> {
     eventually(WAIT, || {
         [a, b]
             .iter()
@@ -265,7 +300,9 @@ fn on_both(a: &Nsqd, b: &Nsqd, topic: &str, channel: &str, f: impl Fn(Option<&Va
 
 fn post(n: &Nsqd, path: &str, body: &[u8]) -> R<()> {
     let r = n.http_req("POST", path, body);
-    (r.status == 200).then_some(()).ok_or_else(|| format!("{path}: {} {}", r.status, r.text()))
+    (r.status == 200)
+        .then_some(())
+        .ok_or_else(|| format!("{path}: {} {}", r.status, r.text()))
 }
 
 struct World {
@@ -304,12 +341,18 @@ async fn scenarios(br: &Browser, w: &World) -> R<()> {
     })
     .ok_or("lookupd never listed both nodes")?;
     br.click("#topics tr[data-topic=\"orders\"] a").await?;
-    br.wait_text("#channels tr[data-channel=\"billing\"] td[data-col=\"depth\"]", "5").await?;
+    br.wait_text(
+        "#channels tr[data-channel=\"billing\"] td[data-col=\"depth\"]",
+        "5",
+    )
+    .await?;
     for n in [a, b] {
-        br.wait(&format!("#topic-nodes tr[data-node=\"{}\"]", node(n))).await?;
+        br.wait(&format!("#topic-nodes tr[data-node=\"{}\"]", node(n)))
+            .await?;
     }
     // Live charts without graphite: a few polls draw the depth sparkline.
-    br.wait("#channels tr[data-channel=\"billing\"] svg.spark-depth polyline").await?;
+    br.wait("#channels tr[data-channel=\"billing\"] svg.spark-depth polyline")
+        .await?;
     br.keep("topic").await;
 
     // The channel page: per-node rows, total, and a consumer's RDY.
@@ -325,28 +368,42 @@ async fn scenarios(br: &Browser, w: &World) -> R<()> {
     consumer.send_with(|out| nsq_core::wire::command::encode::rdy(out, 1));
     br.click("#channels tr[data-channel=\"billing\"] a").await?;
     br.wait("#channel-nodes").await?;
-    br.wait_text("[data-card=\"depth\"] .card-value", "4").await?;
-    br.wait_text("#clients td[data-col=\"ready_count\"]", "1").await?;
-    br.wait_text("#clients td[data-col=\"in_flight_count\"]", "1").await?;
+    br.wait_text("[data-card=\"depth\"] .card-value", "4")
+        .await?;
+    br.wait_text("#clients td[data-col=\"ready_count\"]", "1")
+        .await?;
+    br.wait_text("#clients td[data-col=\"in_flight_count\"]", "1")
+        .await?;
     br.keep("channel").await;
     drop(consumer);
-    br.wait_text("[data-card=\"client_count\"] .card-value", "0").await?;
+    br.wait_text("[data-card=\"client_count\"] .card-value", "0")
+        .await?;
 
     // Pause: the dialog guards it (cancel changes nothing), then both nodes pause.
     br.act("pause", false).await?;
     std::thread::sleep(Duration::from_millis(300));
-    on_both(a, b, "orders", "billing", |s| s.is_some_and(|s| s["paused"] == false))?;
+    on_both(a, b, "orders", "billing", |s| {
+        s.is_some_and(|s| s["paused"] == false)
+    })?;
     br.act("pause", true).await?;
-    on_both(a, b, "orders", "billing", |s| s.is_some_and(|s| s["paused"] == true))?;
-    br.wait("button[data-action=\"unpause\"]").await?;
+    on_both(a, b, "orders", "billing", |s| {
+        s.is_some_and(|s| s["paused"] == true)
+    })?;
+    br.wait("button[data-action=\"unpause\"]:not([hidden])")
+        .await?;
     br.wait(".page-head .badge-paused").await?;
     br.act("unpause", true).await?;
-    on_both(a, b, "orders", "billing", |s| s.is_some_and(|s| s["paused"] == false))?;
+    on_both(a, b, "orders", "billing", |s| {
+        s.is_some_and(|s| s["paused"] == false)
+    })?;
 
     // Empty.
     br.act("empty", true).await?;
-    on_both(a, b, "orders", "billing", |s| s.is_some_and(|s| s["depth"] == 0))?;
-    br.wait_text("[data-card=\"depth\"] .card-value", "0").await?;
+    on_both(a, b, "orders", "billing", |s| {
+        s.is_some_and(|s| s["depth"] == 0)
+    })?;
+    br.wait_text("[data-card=\"depth\"] .card-value", "0")
+        .await?;
 
     // Delete: gone from both nodes, and the page moves to the topic.
     br.act("delete", true).await?;
@@ -393,7 +450,12 @@ async fn scenarios(br: &Browser, w: &World) -> R<()> {
         return Err(format!("the counter stayed at {later} (from {first})"));
     }
     br.wait(".counter-chart svg polyline").await?;
-    let rate = br.wait("#counter-rate").await?.text().await.map_err(e("rate"))?;
+    let rate = br
+        .wait("#counter-rate")
+        .await?
+        .text()
+        .await
+        .map_err(e("rate"))?;
     if !rate.ends_with("messages/s") {
         return Err(format!("no rate under the counter: {rate:?}"));
     }
@@ -401,22 +463,33 @@ async fn scenarios(br: &Browser, w: &World) -> R<()> {
     // Nodes, a node, lookup: they render the cluster.
     br.click("a[data-nav=\"nodes\"]").await?;
     for n in [a, b] {
-        br.wait(&format!("#nodes tr[data-node=\"{}\"]", node(n))).await?;
+        br.wait(&format!("#nodes tr[data-node=\"{}\"]", node(n)))
+            .await?;
     }
     br.keep("nodes").await;
-    br.click(&format!("#nodes tr[data-node=\"{}\"] a", node(a))).await?;
+    br.click(&format!("#nodes tr[data-node=\"{}\"] a", node(a)))
+        .await?;
     br.wait("section[data-topic=\"orders\"]").await?;
     br.keep("node").await;
     br.click("a[data-nav=\"lookup\"]").await?;
     br.wait("#lookupds").await?;
     let form = br.wait("form#create").await?;
-    form.find(Locator::Css("input[name=topic]")).await.map_err(e("topic field"))?
-        .send_keys("planned").await.map_err(e("type"))?;
-    form.find(Locator::Css("input[name=channel]")).await.map_err(e("channel field"))?
-        .send_keys("later").await.map_err(e("type"))?;
+    form.find(Locator::Css("input[name=topic]"))
+        .await
+        .map_err(e("topic field"))?
+        .send_keys("planned")
+        .await
+        .map_err(e("type"))?;
+    form.find(Locator::Css("input[name=channel]"))
+        .await
+        .map_err(e("channel field"))?
+        .send_keys("later")
+        .await
+        .map_err(e("type"))?;
     br.click("form#create button[type=submit]").await?;
     br.wait("#create-result .ok").await?;
-    br.wait("#inactive li[data-topic=\"planned\"] li[data-channel=\"later\"]").await?;
+    br.wait("#inactive li[data-topic=\"planned\"] li[data-channel=\"later\"]")
+        .await?;
     br.keep("lookup").await;
 
     // Base path: every request of the UI stayed under /admin.
@@ -428,16 +501,33 @@ async fn scenarios(br: &Browser, w: &World) -> R<()> {
     }
 
     // Someone who is not an admin user gets the same pages without actions.
-    br.c
-        .goto(&format!("http://{}/topics/orders?{REFRESH}", w.visitor.http()))
-        .await
-        .map_err(e("visitor's topic page"))?;
+    br.c.goto(&format!(
+        "http://{}/topics/orders?{REFRESH}",
+        w.visitor.http()
+    ))
+    .await
+    .map_err(e("visitor's topic page"))?;
     br.wait("#topic-nodes").await?;
     if br.c.find(Locator::Css("button[data-action]")).await.is_ok() {
         return Err("a visitor without admin rights sees action buttons".into());
     }
-    if br.c.find(Locator::Css("button[data-tombstone]")).await.is_ok() {
+    if br
+        .c
+        .find(Locator::Css("button[data-tombstone]"))
+        .await
+        .is_ok()
+    {
         return Err("a visitor without admin rights sees tombstone buttons".into());
+    }
+    // With --graphite-url the page shows graphite's history of the topic.
+    let img = br.wait("section.graphite img").await?;
+    let src = img
+        .attr("src")
+        .await
+        .map_err(e("graph src"))?
+        .unwrap_or_default();
+    if !src.starts_with("http://127.0.0.1:1/render?") || !src.contains("topic.orders.depth") {
+        return Err(format!("graphite graph at {src}"));
     }
     br.click("a[data-nav=\"lookup\"]").await?;
     br.wait("#lookupds").await?;
@@ -480,6 +570,8 @@ async fn the_ui_in_a_real_browser() {
     let visitor = Nsqadmin::start(&[
         &format!("--lookupd-http-address={}", lookupd.http()),
         "--admin-user=ops",
+        // nothing listens there: only the graphs' addresses are checked
+        "--graphite-url=http://127.0.0.1:1",
     ]);
     let base = format!("http://{}/admin", admin.http());
     let w = World {

@@ -41,7 +41,8 @@ impl Target<'_> {
         }
     }
 
-    fn kind(&self) -> &'static str {
+    /// `topic` or `channel`.
+    pub fn kind(&self) -> &'static str {
         match self {
             Target::Topic(_) => "topic",
             Target::Channel(..) => "channel",

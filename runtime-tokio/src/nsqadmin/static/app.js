@@ -39,7 +39,9 @@ function route(pathname) {
 }
 
 function banner(kind, text) {
-  banners.appendChild(h('div', {class: `banner banner-${kind}`, role: 'alert'}, text));
+  const b = h('div', {class: `banner banner-${kind}`, role: 'alert'},
+    h('button', {class: 'banner-close', title: 'dismiss', onclick: () => b.remove()}, '×'), text);
+  banners.appendChild(b);
 }
 
 function show() {
@@ -87,7 +89,7 @@ function show() {
         void liveDot.offsetWidth;
         liveDot.classList.add('pulse');
       }
-    }),
+    }, page.once),
   };
   current = state;
   state.poller.run();

@@ -61,28 +61,37 @@ export function rateOf(key, count, now = performance.now()) {
   return r;
 }
 
-// Runs `tick` now and then every refreshMs() until stopped; a tick that
-// throws is reported and the polling goes on.
+// Runs `tick` now and then every refreshMs() until stopped (only when
+// asked, for a page that polls `once`); a tick that throws is reported and
+// the polling goes on. Asking while a tick runs runs it again right after.
 export class Poller {
-  constructor(tick, onResult) {
+  constructor(tick, onResult, once) {
     this.tick = tick;
     this.onResult = onResult;
+    this.once = !!once;
     this.timer = null;
     this.stopped = false;
     this.running = null;
+    this.again = false;
   }
 
   async run() {
     clearTimeout(this.timer);
     if (this.stopped) return;
-    if (this.running) return this.running;
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
     this.running = (async () => {
-      try {
-        await this.tick();
-        if (!this.stopped) this.onResult(null);
-      } catch (e) {
-        if (!this.stopped) this.onResult(e);
-      }
+      do {
+        this.again = false;
+        try {
+          await this.tick();
+          if (!this.stopped) this.onResult(null);
+        } catch (e) {
+          if (!this.stopped) this.onResult(e);
+        }
+      } while (this.again && !this.stopped);
     })();
     await this.running;
     this.running = null;
@@ -92,7 +101,7 @@ export class Poller {
   schedule() {
     clearTimeout(this.timer);
     const ms = refreshMs();
-    if (!this.stopped && ms > 0) this.timer = setTimeout(() => this.run(), ms);
+    if (!this.stopped && !this.once && ms > 0) this.timer = setTimeout(() => this.run(), ms);
   }
 
   stop() {

@@ -1,11 +1,11 @@
 // A channel: its nodes, its consumers, its actions.
 import {get, post, del, path, enc} from './api.js';
-import {h, replace, table, num, notice, warning, badge} from './dom.js';
+import {h, replace, morph, table, num, notice, warning, badge} from './dom.js';
 import {commafy, rate, age, hostPort} from './format.js';
 import {record, rateOf, series} from './live.js';
 import {spark} from './spark.js';
 import {history} from './graphite.js';
-import {nodeLink, pausedBadge, e2eHeads, e2eCells, card, runAction, actionBar, breadcrumb} from './widgets.js';
+import {nodeLink, pausedBadge, e2eHeads, e2eCells, card, runAction, actionHead, breadcrumb} from './widgets.js';
 
 function attributes(c) {
   const tlsTitle = c.tls_version
@@ -46,7 +46,15 @@ export default function channelPage(ctx) {
   }
 
   const body = h('div', {}, h('p', {class: 'loading'}, 'Loading…'));
-  replace(ctx.main, body, history('channel', topic, channel, ['depth', 'in_flight_count', 'message_count', 'requeue_count']));
+  const head = actionHead(ctx, 'Channel',
+    h('h1', {}, h('span', {class: 'kind'}, 'Channel'), ' ', channel,
+      h('span', {class: 'muted of'}, ' of ', h('a', {'data-link': true, href: path('/topics/' + enc(topic))}, topic))),
+    onAction);
+  replace(ctx.main,
+    breadcrumb({label: 'Topics', href: path('/')}, {label: topic, href: path('/topics/' + enc(topic))}, {label: channel}),
+    head.el,
+    body,
+    history('channel', topic, channel, ['depth', 'in_flight_count', 'message_count', 'requeue_count']));
 
   async function tick() {
     const c = await get(url);
@@ -88,13 +96,8 @@ export default function channelPage(ctx) {
       num(commafy(cl.message_count)),
       num(age(cl.connected), {title: new Date(cl.connect_ts * 1000).toLocaleString()})));
 
-    replace(body,
-      breadcrumb({label: 'Topics', href: path('/')}, {label: topic, href: path('/topics/' + enc(topic))}, {label: channel}),
-      h('div', {class: 'page-head'},
-        h('h1', {}, h('span', {class: 'kind'}, 'Channel'), ' ', channel,
-          h('span', {class: 'muted of'}, ' of ', h('a', {'data-link': true, href: path('/topics/' + enc(topic))}, topic))),
-        ' ', pausedBadge(c.paused),
-        nodes.length ? actionBar(ctx, 'Channel', c.paused, onAction) : null),
+    head.update(c.paused, nodes.length > 0);
+    morph(body,
       nodes.length === 0
         ? warning('No producers exist for this topic/channel.', 'See ', h('a', {'data-link': true, href: path('/lookup')}, 'Lookup'), ' for more information.')
         : [

@@ -1,7 +1,7 @@
 // Lookup: the nsqlookupd hosts, topics no node carries, and creating
 // topics and channels ahead of their producers.
 import {get, post, del, path, enc} from './api.js';
-import {h, replace, table, notice, warning} from './dom.js';
+import {h, replace, morph, table, notice, warning} from './dom.js';
 import {runAction} from './widgets.js';
 
 export default function lookupPage(ctx) {
@@ -65,7 +65,7 @@ export default function lookupPage(ctx) {
     const d = await get('/topics?inactive=true');
     ctx.warn(d.message);
     const names = Object.keys(d.topics).sort();
-    replace(inactive, names.length === 0
+    morph(inactive, names.length === 0
       ? notice('No inactive topics.', '')
       : [
         h('p', {class: 'muted'}, 'Topics and channels present in the lookup data that no nsqd in the cluster carries.'),
@@ -75,5 +75,7 @@ export default function lookupPage(ctx) {
             x(t, c), h('a', {'data-link': true, href: path(`/topics/${enc(t)}/${enc(c)}`)}, c))))))),
       ]);
   }
-  return {tick};
+  // Asking every lookupd about every topic is not for each poll: on
+  // opening the page and after each change only.
+  return {tick, once: true};
 }

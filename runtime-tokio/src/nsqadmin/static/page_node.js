@@ -1,6 +1,6 @@
 // A node: its topics, their channels and consumers.
 import {get, del, path, enc} from './api.js';
-import {h, replace, table, num, notice} from './dom.js';
+import {h, morph, table, num, notice} from './dom.js';
 import {commafy, rate, age, hostPort} from './format.js';
 import {record, rateOf, series} from './live.js';
 import {spark} from './spark.js';
@@ -77,7 +77,7 @@ export default function nodePage(ctx) {
             'Depth',
           ], rows));
     });
-    replace(ctx.main,
+    morph(ctx.main,
       breadcrumb({label: 'Nodes', href: path('/nodes')}, {label: node}),
       h('div', {class: 'page-head'}, h('h1', {}, h('span', {class: 'kind'}, 'Node'), ' ', node)),
       h('div', {class: 'cards'},

@@ -1,6 +1,6 @@
 // Nodes: every nsqd of the cluster.
 import {get, path, enc} from './api.js';
-import {h, replace, table, num, notice} from './dom.js';
+import {h, morph, table, num, notice} from './dom.js';
 
 function httpAddress(n) {
   const host = n.broadcast_address.includes(':') ? `[${n.broadcast_address}]` : n.broadcast_address;
@@ -41,7 +41,7 @@ export default function nodesPage(ctx) {
             title: t.tombstoned ? 'this topic is currently tombstoned on this node' : undefined,
           }, t.topic))));
     });
-    replace(ctx.main,
+    morph(ctx.main,
       h('div', {class: 'page-head'}, h('h1', {}, 'nsqd nodes'), h('span', {class: 'count'}, String(d.nodes.length))),
       d.nodes.length === 0
         ? notice('No nodes found.', 'No nsqd has registered with the configured nsqlookupd yet.')

@@ -1,11 +1,11 @@
 // A topic: its nodes, its channels, its actions.
 import {get, post, del, path, enc} from './api.js';
-import {h, replace, table, num, notice, warning} from './dom.js';
+import {h, replace, morph, table, num, notice, warning} from './dom.js';
 import {commafy, rate} from './format.js';
 import {record, rateOf, series} from './live.js';
 import {spark} from './spark.js';
 import {history} from './graphite.js';
-import {nodeLink, pausedBadge, e2eHeads, e2eCells, card, runAction, actionBar, breadcrumb} from './widgets.js';
+import {nodeLink, pausedBadge, e2eHeads, e2eCells, card, runAction, actionHead, breadcrumb} from './widgets.js';
 
 export default function topicPage(ctx) {
   const name = ctx.params.topic;
@@ -25,7 +25,12 @@ export default function topicPage(ctx) {
   }
 
   const body = h('div', {}, h('p', {class: 'loading'}, 'Loading…'));
-  replace(ctx.main, body, history('topic', name, '', ['depth', 'message_count']));
+  const head = actionHead(ctx, 'Topic', h('h1', {}, h('span', {class: 'kind'}, 'Topic'), ' ', name), onAction);
+  replace(ctx.main,
+    breadcrumb({label: 'Topics', href: path('/')}, {label: name}),
+    head.el,
+    body,
+    history('topic', name, '', ['depth', 'message_count']));
 
   async function tick() {
     const t = await get(url);
@@ -78,11 +83,8 @@ export default function topicPage(ctx) {
         e2eCells(lat, c.e2e_processing_latency));
     });
 
-    replace(body,
-      breadcrumb({label: 'Topics', href: path('/')}, {label: name}),
-      h('div', {class: 'page-head'},
-        h('h1', {}, h('span', {class: 'kind'}, 'Topic'), ' ', name), ' ', pausedBadge(t.paused),
-        nodes.length ? actionBar(ctx, 'Topic', t.paused, onAction) : null),
+    head.update(t.paused, nodes.length > 0);
+    morph(body,
       nodes.length === 0
         ? warning('No producers exist for this topic.', 'See ', h('a', {'data-link': true, href: path('/lookup')}, 'Lookup'), ' for more information.')
         : [

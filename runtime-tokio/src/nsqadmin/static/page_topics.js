@@ -1,6 +1,6 @@
 // Topics: every topic of the cluster with its live totals.
 import {get, path, enc} from './api.js';
-import {h, replace, table, num, notice} from './dom.js';
+import {h, morph, table, num, notice} from './dom.js';
 import {commafy, rate} from './format.js';
 import {record, rateOf, series} from './live.js';
 import {spark} from './spark.js';
@@ -22,7 +22,7 @@ export default function topicsPage(ctx) {
           h('td', {class: 'num muted', colspan: 7}, '–'));
       }
       const r = rateOf('topic:' + name, t.message_count);
-      const depth = record('depth:topic:' + name, t.depth + t.channel_depth);
+      const depth = record('backlog:topic:' + name, t.depth + t.channel_depth);
       return h('tr', {'data-topic': name},
         h('td', {}, link, ' ', pausedBadge(t.paused)),
         num(commafy(t.node_count)),
@@ -33,7 +33,7 @@ export default function topicsPage(ctx) {
         num(rate(r), {'data-col': 'rate'}),
         h('td', {class: 'charts'}, spark(depth, 'depth'), spark(series('rate:topic:' + name), 'rate')));
     });
-    replace(ctx.main,
+    morph(ctx.main,
       h('div', {class: 'page-head'}, h('h1', {}, 'Topics'), h('span', {class: 'count'}, `${names.length}`)),
       names.length === 0
         ? notice('No topics found.', 'Topics appear here once a producer publishes to one, or once one is created on the ',

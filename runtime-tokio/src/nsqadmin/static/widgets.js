@@ -1,7 +1,7 @@
 // Pieces the pages share: node links, latency columns, summary cards, actions.
 import {path, enc} from './api.js';
 import {confirmAction} from './dialog.js';
-import {h, badge} from './dom.js';
+import {h, badge, replace} from './dom.js';
 import {nanotohuman, percentile, hostPort} from './format.js';
 
 // A node as Go nsqadmin shows it: "hostname:port", plus the address when
@@ -67,15 +67,29 @@ export async function runAction(ctx, verb, what, act) {
   }
 }
 
-// The action buttons of a topic or channel page (admins only).
-export function actionBar(ctx, kind, paused, onAction) {
-  if (!ctx.isAdmin) return null;
+// The head of a topic or channel page, built once so that its buttons stay
+// put while the figures below refresh; `update(paused, hasNodes)` after
+// each poll. Admins get the actions.
+export function actionHead(ctx, kind, title, onAction) {
+  const badgeSlot = h('span');
   const btn = (action, label, cls) =>
     h('button', {class: `btn ${cls}`, 'data-action': action, onclick: () => onAction(action)}, label);
-  return h('div', {class: 'actions'},
-    btn('empty', 'Empty Queue', 'btn-warning'),
-    btn('delete', `Delete ${kind}`, 'btn-danger'),
-    paused ? btn('unpause', `Unpause ${kind}`, 'btn-success') : btn('pause', `Pause ${kind}`, 'btn-primary'));
+  const pause = btn('pause', `Pause ${kind}`, 'btn-primary');
+  const unpause = btn('unpause', `Unpause ${kind}`, 'btn-success');
+  const bar = ctx.isAdmin
+    ? h('div', {class: 'actions', hidden: true},
+      btn('empty', 'Empty Queue', 'btn-warning'), btn('delete', `Delete ${kind}`, 'btn-danger'), pause, unpause)
+    : null;
+  return {
+    el: h('div', {class: 'page-head'}, title, ' ', badgeSlot, bar),
+    update(paused, hasNodes) {
+      replace(badgeSlot, pausedBadge(paused));
+      if (!bar) return;
+      bar.hidden = !hasNodes;
+      pause.hidden = paused;
+      unpause.hidden = !paused;
+    },
+  };
 }
 
 export function breadcrumb(...items) {
