@@ -6,7 +6,7 @@ use super::action::Refusal;
 use super::producer::split_host_port;
 use crate::api::config::LogLevel;
 use crate::io::{nanos, SECOND};
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use core::net::IpAddr;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -304,13 +304,13 @@ fn prefix_eq(a: &[u8], b: &[u8], bits: u8) -> bool {
     a[full] & mask == b[full] & mask
 }
 
-/// Loopback in both families, for tests and defaults.
-pub const LOCALHOST_V4: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
-pub const LOCALHOST_V6: Ipv6Addr = Ipv6Addr::LOCALHOST;
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use core::net::{Ipv4Addr, Ipv6Addr};
+
+    const LOCALHOST_V4: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
+    const LOCALHOST_V6: Ipv6Addr = Ipv6Addr::LOCALHOST;
 
     fn lookupd() -> AdminOptions {
         AdminOptions {

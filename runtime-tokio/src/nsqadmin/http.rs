@@ -76,7 +76,7 @@ impl Caller {
 
     fn is_admin(&self, s: &Shared) -> bool {
         let opts = s.opts();
-        s.opts().is_admin(self.header(&opts.acl_http_header))
+        opts.is_admin(self.header(&opts.acl_http_header))
     }
 
     /// Queues the notification of an action (if notifications are on).

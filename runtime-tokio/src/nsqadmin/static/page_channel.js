@@ -18,7 +18,7 @@ function attributes(c) {
     c.deflate ? badge('Deflate', 'default') : null,
     c.snappy ? badge('Snappy', 'primary') : null,
     c.authed
-      ? (c.auth_identity_url
+      ? (/^https?:\/\//i.test(c.auth_identity_url || '')
         ? h('a', {href: c.auth_identity_url, class: 'badge badge-success', title: authTitle, rel: 'noopener'}, 'Authed')
         : badge('Authed', 'success', authTitle))
       : null,
