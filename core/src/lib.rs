@@ -7,6 +7,7 @@
 //! production and `runtime-sim` under the deterministic simulator.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod broker;

@@ -13,10 +13,14 @@ pub mod http_api;
 #[cfg(not(madsim))]
 pub mod http_client;
 pub mod lookupd;
+#[cfg(not(madsim))]
+pub mod nsqadmin;
 pub mod nsqd;
 pub mod signal;
 pub mod stream;
 pub mod tls;
 
 pub use lookupd::{Nsqlookupd, NsqlookupdError};
+#[cfg(not(madsim))]
+pub use nsqadmin::{Nsqadmin, NsqadminError};
 pub use nsqd::{LogLevelHook, Nsqd, NsqdError};

@@ -4,6 +4,7 @@ pub mod args;
 pub mod config;
 pub mod duration;
 pub mod logging;
+pub mod nsqadmin;
 pub mod nsqd;
 pub mod nsqlookupd;
 

@@ -592,3 +592,62 @@ pub fn eventually<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Opt
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// One HTTP/1.1 request with headers and a body, on its own connection.
+pub fn http_send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpResponse {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20))).ok();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).expect("send");
+    s.write_all(body).expect("send body");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read");
+    HttpResponse::parse(&raw)
+}
+
+/// nsqadmin on loopback.
+pub struct Nsqadmin {
+    pub proc: Proc,
+}
+
+impl Nsqadmin {
+    /// On a fresh port; `extra` names the cluster (`--lookupd-http-address=...`).
+    pub fn start(extra: &[&str]) -> Nsqadmin {
+        let mut args: Vec<String> = vec!["--http-address=127.0.0.1:0".into()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let proc = Proc::start(env!("CARGO_BIN_EXE_nsqadmin"), &args, &["HTTP"]);
+        Nsqadmin { proc }
+    }
+
+    pub fn http(&self) -> SocketAddr {
+        self.proc.addr("HTTP")
+    }
+
+    pub fn get(&self, path: &str) -> HttpResponse {
+        http_send(self.http(), "GET", path, &[], b"")
+    }
+
+    /// A request with a JSON body (and optional headers).
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> HttpResponse {
+        http_send(self.http(), method, path, headers, body.as_bytes())
+    }
+}
