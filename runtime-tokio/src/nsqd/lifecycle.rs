@@ -7,12 +7,15 @@ use super::Inner;
 use crate::clock;
 use nsq_core::io::Disk;
 use nsq_core::metadata::{self, Metadata};
+#[cfg(not(madsim))]
 use nsq_core::Options;
+#[cfg(not(madsim))]
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// `--data-path`, or the current directory as in NSQ.
+#[cfg(not(madsim))]
 pub fn data_dir(opts: &Options) -> PathBuf {
     if opts.data_path.is_empty() {
         std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
@@ -214,7 +217,7 @@ pub async fn close_connections(inner: &Inner) {
         if inner.conns().is_empty() {
             return;
         }
-        if tokio::time::timeout_at(deadline, changed).await.is_err() {
+        if timeout_at(deadline, changed).await.is_err() {
             tracing::warn!("{} connections did not close in time", inner.conns().len());
             return;
         }
@@ -247,7 +250,7 @@ pub async fn persist_all(inner: &Inner) {
                 break;
             }
             cell.wake_io();
-            if tokio::time::timeout_at(deadline, done).await.is_err() {
+            if timeout_at(deadline, done).await.is_err() {
                 tracing::error!(
                     "TOPIC({}): could not write everything to disk before exiting: {}",
                     cell.name,
@@ -261,4 +264,13 @@ pub async fn persist_all(inner: &Inner) {
     if let Err(e) = write_metadata(inner, meta).await {
         tracing::error!("{e}");
     }
+}
+
+/// `tokio::time::timeout_at`, which madsim lacks: the same through `timeout`.
+async fn timeout_at<F: std::future::Future>(
+    deadline: tokio::time::Instant,
+    f: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+    tokio::time::timeout(left, f).await
 }

@@ -6,6 +6,7 @@ pub mod disk_io;
 mod lifecycle;
 mod lookup;
 pub mod ops;
+pub mod probe;
 mod precreate;
 pub mod registry;
 pub mod shared;

@@ -1,0 +1,106 @@
+//! The discovery scenario: clients keep creating topics and channels
+//! (durable and ephemeral; ephemeral ones vanish with their last consumer)
+//! on several nsqd nodes while lookupds crash and links break. Once the
+//! churn stops and the network heals, every lookupd must list exactly what
+//! the nsqd nodes have.
+
+use crate::nemesis::{self, Mix};
+use crate::scenarios::{converge, FAULT_SPAN};
+use crate::world::{Setup, World};
+use madsim::rand::{thread_rng, Rng};
+use nsq_core::wire::command::encode;
+use nsq_runtime_sim::wire;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+const TOPICS: [&str; 3] = ["t", "u", "v#ephemeral"];
+const CHANNELS: [&str; 3] = ["a", "b#ephemeral", "c#ephemeral"];
+
+/// Subscribes somewhere for a while, or publishes to create a topic; again and again.
+async fn churn(addrs: Vec<SocketAddr>, stop: Arc<AtomicBool>) {
+    let identify = br#"{"client_id":"churn","hostname":"churn","heartbeat_interval":1000}"#;
+    while !stop.load(Ordering::Acquire) {
+        let (addr, topic, channel, hold, publish) = {
+            let mut rng = thread_rng();
+            (
+                addrs[rng.gen_range(0..addrs.len())],
+                TOPICS[rng.gen_range(0..TOPICS.len())],
+                CHANNELS[rng.gen_range(0..CHANNELS.len())],
+                Duration::from_millis(rng.gen_range(100..4000)),
+                rng.gen_bool(0.2),
+            )
+        };
+        let r: std::io::Result<()> = async {
+            let (mut rd, mut wr, _) = wire::connect(addr, identify).await?;
+            if publish {
+                wr.send(|o| encode::publish(o, topic, b"x")).await?;
+                rd.response().await?;
+                return Ok(());
+            }
+            wr.send(|o| encode::sub(o, topic, channel)).await?;
+            rd.response().await?;
+            // Hold the subscription (answering heartbeats) for a while.
+            let _ = madsim::time::timeout(hold, async {
+                while let Ok(Some(f)) = rd.next().await {
+                    if matches!(f, nsq_core::wire::frame::Frame::Response(ref r) if &r[..] == b"_heartbeat_")
+                        && wr.send(encode::nop).await.is_err()
+                    {
+                        break;
+                    }
+                }
+            })
+            .await;
+            Ok(())
+        }
+        .await;
+        if r.is_err() {
+            madsim::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+pub async fn discovery() -> Result<String, String> {
+    let setup = Setup {
+        lookupds: 2,
+        nsqds: 3,
+        consumer_nodes: 2,
+        consumers: 0,
+        ..Setup::default()
+    };
+    let w = World::build(setup);
+    let stop = Arc::new(AtomicBool::new(false));
+    let addrs: Vec<SocketAddr> = w.nsqds.iter().map(|n| n.tcp_addr()).collect();
+    let mut tasks = Vec::new();
+    for node in &w.consumer_nodes {
+        for _ in 0..3 {
+            tasks.push(node.spawn(churn(addrs.clone(), Arc::clone(&stop))));
+        }
+    }
+    let mix = Mix {
+        crash_nsqd: true,
+        restart_nsqd: true,
+        crash_lookupd: true,
+        pause: true,
+        partition: true,
+        ..Mix::default()
+    };
+    let faults = nemesis::run(&w, &mix, FAULT_SPAN).await;
+    stop.store(true, Ordering::Release);
+    for t in tasks {
+        let _ = t.await;
+    }
+    w.heal_all().await;
+    match converge(&w).await {
+        Ok(took) => Ok(format!(
+            "{} faults; lookupds agreed {took:?} after healing; catalog {:?}",
+            faults.len(),
+            crate::discovery::actual(&w.nsqds)
+                .values()
+                .map(|(t, c)| t.len() + c.len())
+                .sum::<usize>()
+        )),
+        Err(e) => Err(format!("{e}\n  faults:\n    {}", faults.join("\n    "))),
+    }
+}

@@ -1,0 +1,311 @@
+//! A simulated NSQ cluster with its clients: lookupds, nsqd nodes (each
+//! with its disk), consumer machines and a producer machine, all reporting
+//! to one ledger.
+
+use crate::consumer::{self, Behaviour};
+use crate::ledger::{Ledger, Timing};
+use crate::producer;
+use madsim::task::NodeId;
+use nsq_core::Options;
+use nsq_runtime_sim::cluster::ClientNode;
+use nsq_runtime_sim::{Cluster, LookupdNode, NsqdNode};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The shape of a world.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    pub lookupds: usize,
+    pub nsqds: usize,
+    pub consumer_nodes: usize,
+    pub topic: String,
+    pub channels: Vec<String>,
+    /// Consumers per channel per nsqd.
+    pub consumers: usize,
+    pub msg_timeout: Duration,
+    /// Consumers may ignore messages (they time out).
+    pub lossy: bool,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            lookupds: 1,
+            nsqds: 2,
+            consumer_nodes: 2,
+            topic: "t".into(),
+            channels: vec!["c0".into(), "c1".into()],
+            consumers: 2,
+            msg_timeout: Duration::from_secs(3),
+            lossy: true,
+        }
+    }
+}
+
+pub struct World {
+    pub setup: Setup,
+    pub cluster: Cluster,
+    pub lookupds: Vec<LookupdNode>,
+    pub nsqds: Vec<NsqdNode>,
+    pub consumer_nodes: Vec<ClientNode>,
+    pub producer_node: ClientNode,
+    pub ledger: Arc<Ledger>,
+    /// Consumers by machine (respawned when the machine comes back).
+    consumers: Mutex<Vec<(usize, consumer::Spec)>>,
+    stop_producers: Arc<AtomicBool>,
+    producers: Mutex<Vec<madsim::task::JoinHandle<u64>>>,
+}
+
+impl World {
+    pub fn default_latency() -> std::ops::Range<Duration> {
+        Duration::from_millis(1)..Duration::from_millis(10)
+    }
+
+    /// nsqd's options: durable (`--mem-queue-size=0 --sync-every=1`).
+    pub fn nsqd_options(setup: &Setup, index: usize, lookupds: &[LookupdNode]) -> Options {
+        Options {
+            node_id: index as i64 + 1,
+            mem_queue_size: 0,
+            sync_every: 1,
+            msg_timeout: setup.msg_timeout,
+            lookupd_tcp_addresses: lookupds.iter().map(|l| l.tcp_addr().to_string()).collect(),
+            ..Options::default()
+        }
+    }
+
+    /// Builds the cluster (servers start at once; clients are started by
+    /// [`World::start_consumers`] and [`World::start_producers`]).
+    pub fn build(setup: Setup) -> World {
+        let mut cluster = Cluster::new();
+        cluster.set_network(Self::default_latency(), 0.0);
+        let lookupds: Vec<_> = (0..setup.lookupds)
+            .map(|i| cluster.add_lookupd(&format!("lookupd{i}")))
+            .collect();
+        let nsqds: Vec<_> = (0..setup.nsqds)
+            .map(|i| {
+                let o = Self::nsqd_options(&setup, i, &lookupds);
+                cluster.add_nsqd(&format!("nsqd{i}"), o)
+            })
+            .collect();
+        let consumer_nodes: Vec<_> = (0..setup.consumer_nodes)
+            .map(|i| cluster.add_client(&format!("consumers{i}")))
+            .collect();
+        let producer_node = cluster.add_client("producers");
+        let ledger = Ledger::new(Timing {
+            msg_timeout: setup.msg_timeout,
+            slack: Duration::from_millis(800),
+        });
+        let mut consumers = Vec::new();
+        let mut k = 0;
+        for (i, n) in nsqds.iter().enumerate() {
+            for ch in &setup.channels {
+                for _ in 0..setup.consumers {
+                    let node = k % consumer_nodes.len();
+                    k += 1;
+                    let inc = n.clone();
+                    consumers.push((
+                        node,
+                        consumer::Spec {
+                            nsqd: i,
+                            addr: n.tcp_addr(),
+                            nsqd_node: n.id(),
+                            client_node: consumer_nodes[node].id(),
+                            incarnation: Arc::new(move || inc.incarnation_since()),
+                            topic: setup.topic.clone(),
+                            channel: ch.clone(),
+                            behaviour: Behaviour::draw(setup.lossy),
+                        },
+                    ));
+                }
+            }
+        }
+        World {
+            setup,
+            cluster,
+            lookupds,
+            nsqds,
+            consumer_nodes,
+            producer_node,
+            ledger,
+            consumers: Mutex::new(consumers),
+            stop_producers: Arc::new(AtomicBool::new(false)),
+            producers: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn spawn_consumers_on(&self, node: usize) {
+        let specs = self.consumers.lock().unwrap_or_else(|e| e.into_inner());
+        for (n, spec) in specs.iter() {
+            if *n == node {
+                let (spec, ledger) = (spec.clone(), Arc::clone(&self.ledger));
+                self.consumer_nodes[node]
+                    .spawn(consumer::run(spec, ledger));
+            }
+        }
+    }
+
+    pub fn start_consumers(&self) {
+        for i in 0..self.consumer_nodes.len() {
+            self.spawn_consumers_on(i);
+        }
+    }
+
+    /// Makes every consumer finish promptly from now on (its machine restarts).
+    pub fn make_consumers_diligent(&self) {
+        {
+            let mut specs = self.consumers.lock().unwrap_or_else(|e| e.into_inner());
+            for (_, s) in specs.iter_mut() {
+                s.behaviour = Behaviour::diligent(s.behaviour.rdy);
+            }
+        }
+        for i in 0..self.consumer_nodes.len() {
+            self.crash_consumer_node(i);
+            self.start_consumer_node(i);
+        }
+    }
+
+    pub fn crash_consumer_node(&self, i: usize) {
+        self.ledger.client_crashed(self.consumer_nodes[i].id());
+        self.consumer_nodes[i].crash();
+    }
+
+    pub fn start_consumer_node(&self, i: usize) {
+        self.consumer_nodes[i].start();
+        self.spawn_consumers_on(i);
+    }
+
+    /// Every node, with its name.
+    pub fn node_ids(&self) -> Vec<(NodeId, String)> {
+        let mut v: Vec<(NodeId, String)> = Vec::new();
+        v.extend(self.lookupds.iter().map(|n| (n.id(), n.name.clone())));
+        v.extend(self.nsqds.iter().map(|n| (n.id(), n.name.clone())));
+        v.extend(self.consumer_nodes.iter().map(|n| (n.id(), n.name.clone())));
+        v.push((self.producer_node.id(), self.producer_node.name.clone()));
+        v
+    }
+
+    /// Waits until every nsqd has the topic with all its channels (and
+    /// has had time to write them to its metadata).
+    pub async fn wait_channels(&self) -> Result<(), String> {
+        let t = madsim::time::Instant::now();
+        loop {
+            let ready = self.nsqds.iter().all(|n| {
+                n.probe().is_some_and(|p| {
+                    p.topics().iter().any(|t| {
+                        t.name == self.setup.topic
+                            && self
+                                .setup
+                                .channels
+                                .iter()
+                                .all(|c| t.channels.iter().any(|x| &x.name == c))
+                    })
+                })
+            });
+            if ready {
+                madsim::time::sleep(Duration::from_secs(1)).await;
+                return Ok(());
+            }
+            if t.elapsed() > Duration::from_secs(30) {
+                return Err("channels were not created within 30 s".into());
+            }
+            madsim::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// One producer per nsqd, on the producer machine.
+    pub fn start_producers(&self) {
+        let mut handles = self.producers.lock().unwrap_or_else(|e| e.into_inner());
+        for (i, n) in self.nsqds.iter().enumerate() {
+            let spec = producer::Spec {
+                name: format!("p{i}"),
+                nsqd: i,
+                addr: n.tcp_addr().to_string(),
+                topic: self.setup.topic.clone(),
+                channels: self.setup.channels.clone(),
+                gap_ms: (0, 60),
+                answer_timeout: Duration::from_secs(5),
+            };
+            handles.push(self.producer_node.spawn(producer::run(
+                spec,
+                Arc::clone(&self.ledger),
+                Arc::clone(&self.stop_producers),
+            )));
+        }
+    }
+
+    /// Stops publishing and waits for the producers to finish.
+    pub async fn stop_producers(&self) -> u64 {
+        self.stop_producers.store(true, Ordering::Release);
+        let handles: Vec<_> =
+            std::mem::take(&mut *self.producers.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut n = 0;
+        for h in handles {
+            n += h.await.unwrap_or(0);
+        }
+        n
+    }
+
+    /// Undoes every fault: network whole and quick, disks healthy, every
+    /// server running.
+    pub async fn heal_all(&self) {
+        self.cluster.heal();
+        self.cluster.set_network(Self::default_latency(), 0.0);
+        for n in &self.nsqds {
+            n.disk.set_faults(|f| *f = Default::default());
+            if !n.is_up() {
+                n.start();
+            }
+        }
+        for l in &self.lookupds {
+            if l.db().is_none() {
+                l.start();
+            }
+        }
+        let t = madsim::time::Instant::now();
+        while !self.nsqds.iter().all(|n| n.is_up()) && t.elapsed() < Duration::from_secs(30) {
+            madsim::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until every queue of every nsqd is empty (nothing queued, in
+    /// flight or deferred); fails after `limit`.
+    pub async fn drain(&self, limit: Duration) -> Result<Duration, String> {
+        let t = madsim::time::Instant::now();
+        loop {
+            let mut left = Vec::new();
+            for n in &self.nsqds {
+                let Some(p) = n.probe() else {
+                    left.push(format!("{} is down", n.name));
+                    continue;
+                };
+                if let Some(h) = p.health() {
+                    left.push(format!("{} unhealthy: {h}", n.name));
+                }
+                for tc in p.topics() {
+                    if tc.depth > 0 {
+                        left.push(format!("{} {} depth {}", n.name, tc.name, tc.depth));
+                    }
+                    for c in &tc.channels {
+                        if c.depth + c.in_flight as u64 + c.deferred as u64 > 0 {
+                            left.push(format!(
+                                "{} {}/{}: depth {} in flight {} deferred {} consumers {}",
+                                n.name, tc.name, c.name, c.depth, c.in_flight, c.deferred, c.consumers
+                            ));
+                        }
+                    }
+                }
+            }
+            if left.is_empty() {
+                return Ok(t.elapsed());
+            }
+            if t.elapsed() > limit {
+                return Err(format!(
+                    "liveness: queues not drained {limit:?} after the faults stopped: {}",
+                    left.join("; ")
+                ));
+            }
+            madsim::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
