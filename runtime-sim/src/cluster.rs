@@ -35,7 +35,10 @@ struct Life<P> {
     incarnation: u64,
     /// When the current incarnation began (simulated wall clock, ns since the epoch).
     started_at: i64,
+    /// Serving (bound, loaded).
     up: bool,
+    /// Crashed or stopped, and not started since.
+    down: bool,
 }
 
 impl<P> Default for Life<P> {
@@ -45,6 +48,7 @@ impl<P> Default for Life<P> {
             incarnation: 0,
             started_at: 0,
             up: false,
+            down: false,
         }
     }
 }
@@ -116,7 +120,9 @@ impl Cluster {
                     let _ = madsim::signal::ctrl_c().await;
                     lock(&life).view = None;
                     d.shutdown().await;
-                    lock(&life).up = false;
+                    let mut life = lock(&life);
+                    life.up = false;
+                    life.down = true;
                 }
             })
             .build();
@@ -166,7 +172,9 @@ impl Cluster {
                     let _ = madsim::signal::ctrl_c().await;
                     lock(&life).view = None;
                     n.shutdown().await;
-                    lock(&life).up = false;
+                    let mut life = lock(&life);
+                    life.up = false;
+                    life.down = true;
                 }
             })
             .build();
@@ -257,8 +265,12 @@ fn crash(node: &NodeHandle) {
     Handle::current().kill(node.id());
 }
 
+/// (Re)starts a node's init task. Killed first: a restart alone would
+/// leave a still-running life's sockets bound.
 fn start(node: &NodeHandle) {
-    Handle::current().restart(node.id());
+    let h = Handle::current();
+    h.kill(node.id());
+    h.restart(node.id());
 }
 
 /// A simulated nsqd with its disk.
@@ -309,6 +321,7 @@ impl NsqdNode {
             let mut life = lock(&self.life);
             life.view = None;
             life.up = false;
+            life.down = true;
         }
         crash(&self.node);
         self.disk.power_fail(tear);
@@ -320,8 +333,14 @@ impl NsqdNode {
             let mut life = lock(&self.life);
             life.view = None;
             life.up = false;
+            life.down = false;
         }
         start(&self.node);
+    }
+
+    /// Crashed or stopped, and not started since.
+    pub fn is_down(&self) -> bool {
+        lock(&self.life).down
     }
 
     /// Asks nsqd to shut down gracefully (it writes everything to disk);
@@ -372,12 +391,19 @@ impl LookupdNode {
             let mut life = lock(&self.life);
             life.view = None;
             life.up = false;
+            life.down = true;
         }
         crash(&self.node);
     }
 
     pub fn start(&self) {
+        lock(&self.life).down = false;
         start(&self.node);
+    }
+
+    /// Crashed or stopped, and not started since.
+    pub fn is_down(&self) -> bool {
+        lock(&self.life).down
     }
 
     pub fn pause(&self) {

@@ -61,6 +61,24 @@ async fn churn(addrs: Vec<SocketAddr>, stop: Arc<AtomicBool>) {
     }
 }
 
+/// Runs churn clients on every client machine until `stop`, then waits for them.
+async fn churn_for(w: &World, addrs: &[SocketAddr], until: impl std::future::Future<Output = Vec<String>>) -> Vec<String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for node in &w.consumer_nodes {
+        for _ in 0..3 {
+            tasks.push(node.spawn(churn(addrs.to_vec(), Arc::clone(&stop))));
+        }
+    }
+    let out = until.await;
+    stop.store(true, Ordering::Release);
+    for t in tasks {
+        // A churn client ends within its longest hold (4 s) once told to stop.
+        let _ = madsim::time::timeout(Duration::from_secs(30), t).await;
+    }
+    out
+}
+
 pub async fn discovery() -> Result<String, String> {
     let setup = Setup {
         lookupds: 2,
@@ -70,14 +88,7 @@ pub async fn discovery() -> Result<String, String> {
         ..Setup::default()
     };
     let w = World::build(setup);
-    let stop = Arc::new(AtomicBool::new(false));
     let addrs: Vec<SocketAddr> = w.nsqds.iter().map(|n| n.tcp_addr()).collect();
-    let mut tasks = Vec::new();
-    for node in &w.consumer_nodes {
-        for _ in 0..3 {
-            tasks.push(node.spawn(churn(addrs.clone(), Arc::clone(&stop))));
-        }
-    }
     let mix = Mix {
         crash_nsqd: true,
         restart_nsqd: true,
@@ -86,21 +97,27 @@ pub async fn discovery() -> Result<String, String> {
         partition: true,
         ..Mix::default()
     };
-    let faults = nemesis::run(&w, &mix, FAULT_SPAN).await;
-    stop.store(true, Ordering::Release);
-    for t in tasks {
-        let _ = t.await;
-    }
+    // Churn under faults; then heal: lookupds must catch up.
+    let faults = churn_for(&w, &addrs, nemesis::run(&w, &mix, FAULT_SPAN)).await;
     w.heal_all().await;
-    match converge(&w).await {
-        Ok(took) => Ok(format!(
-            "{} faults; lookupds agreed {took:?} after healing; catalog {:?}",
-            faults.len(),
-            crate::discovery::actual(&w.nsqds)
-                .values()
-                .map(|(t, c)| t.len() + c.len())
-                .sum::<usize>()
-        )),
-        Err(e) => Err(format!("{e}\n  faults:\n    {}", faults.join("\n    "))),
-    }
+    let fail = |e: String| format!("{e}\n  faults:\n    {}", faults.join("\n    "));
+    let after_faults = converge(&w).await.map_err(fail)?;
+    // Churn on a whole network (no reconnects to paper over a missed
+    // update); the lookupds must follow every change.
+    churn_for(&w, &addrs, async {
+        madsim::time::sleep(Duration::from_secs(10)).await;
+        Vec::new()
+    })
+    .await;
+    let calm = converge(&w)
+        .await
+        .map_err(|e| fail(format!("{e} (after churn on a healed network)")))?;
+    Ok(format!(
+        "{} faults; lookupds agreed {after_faults:?} after healing and {calm:?} after the last churn; catalog {}",
+        faults.len(),
+        crate::discovery::actual(&w.nsqds)
+            .values()
+            .map(|(t, c)| t.len() + c.len())
+            .sum::<usize>()
+    ))
 }

@@ -187,18 +187,18 @@ impl Ledger {
         st.deliveries += 1;
         // No invention, no corruption, right place.
         let Some(key) = body_key(&msg.body) else {
-            Self::violation(st, format!("conn {} got a body that was never published: {:?}", conn.id, String::from_utf8_lossy(&msg.body[..msg.body.len().min(40)])));
+            Self::violation(st, format!("invention: conn {} got a body that was never published: {:?}", conn.id, String::from_utf8_lossy(&msg.body[..msg.body.len().min(40)])));
             return;
         };
         match st.published.get(&key) {
-            None => Self::violation(st, format!("conn {} got {key}, which was never published", conn.id)),
+            None => Self::violation(st, format!("invention: conn {} got {key}, which was never published", conn.id)),
             Some(p) if p.body[..] != msg.body[..] => Self::violation(
                 st,
-                format!("conn {} got {key} corrupted: {} bytes, published {}", conn.id, msg.body.len(), p.body.len()),
+                format!("corruption: conn {} got {key} altered: {} bytes, published {}", conn.id, msg.body.len(), p.body.len()),
             ),
             Some(p) if p.nsqd != conn.nsqd || p.topic != conn.topic => Self::violation(
                 st,
-                format!("conn {} (nsqd{} {}) got {key}, published to nsqd{} {}", conn.id, conn.nsqd, conn.topic, p.nsqd, p.topic),
+                format!("misdelivery: conn {} (nsqd{} {}) got {key}, published to nsqd{} {}", conn.id, conn.nsqd, conn.topic, p.nsqd, p.topic),
             ),
             Some(_) => {}
         }
@@ -234,7 +234,7 @@ impl Ledger {
                     Self::violation(
                         st,
                         format!(
-                            "{key} (id {}) delivered to conn {} at {t:?} while conn {} held it since {:?} (timeout {:?})",
+                            "in-flight: {key} (id {}) delivered to conn {} at {t:?} while conn {} held it since {:?} (timeout {:?})",
                             msg.id, conn.id, prev.conn, prev.received, timing.msg_timeout
                         ),
                     );
@@ -246,7 +246,7 @@ impl Ledger {
                         Self::violation(
                             st,
                             format!(
-                                "{key} (id {}) delivered again to conn {} at {t:?} after conn {} finished it at {f:?} without error",
+                                "in-flight: {key} (id {}) delivered again to conn {} at {t:?} after conn {} finished it at {f:?} without error",
                                 msg.id, conn.id, prev.conn
                             ),
                         );
@@ -271,7 +271,7 @@ impl Ledger {
             if n > conn.rdy && !conn.tainted() {
                 Self::violation(
                     st,
-                    format!("conn {} holds {n} messages with RDY {} ({key})", conn.id, conn.rdy),
+                    format!("RDY: conn {} holds {n} messages with RDY {} ({key})", conn.id, conn.rdy),
                 );
             }
         }
@@ -392,6 +392,16 @@ impl Ledger {
             }
         }
         missing
+    }
+
+    /// Resolves with the first broken invariant (polling).
+    pub async fn first_violation(&self) -> String {
+        loop {
+            if let Some(v) = self.st().violations.first() {
+                return v.clone();
+            }
+            madsim::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     pub fn violations(&self) -> Vec<String> {

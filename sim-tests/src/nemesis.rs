@@ -142,7 +142,7 @@ pub async fn run(world: &World, mix: &Mix, span: Duration) -> Vec<String> {
                 let hi = thread_rng().gen_range(1..300) * 1_000_000;
                 n.disk.set_faults(|f| f.latency = (0, hi));
                 madsim::time::sleep(hold * 2).await;
-                n.disk.set_faults(|f| f.latency = (0, 0));
+                n.disk.set_faults(|f| f.latency = World::DISK_LATENCY);
                 format!("{} disk ops take up to {} ms for {:?}", n.name, hi / 1_000_000, hold * 2)
             }
             "disk_errors" => {

@@ -53,7 +53,11 @@ async fn messaging(setup: Setup, mix: Mix) -> Result<String, String> {
     w.start_consumers();
     w.wait_channels().await?;
     w.start_producers();
-    let faults = nemesis::run(&w, &mix, FAULT_SPAN).await;
+    // A broken invariant ends the run at once (the rest would only be noise).
+    let faults = tokio::select! {
+        f = nemesis::run(&w, &mix, FAULT_SPAN) => f,
+        v = w.ledger.first_violation() => return Err(v),
+    };
     let sent = w.stop_producers().await;
     w.heal_all().await;
     w.make_consumers_diligent();

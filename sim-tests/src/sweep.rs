@@ -127,14 +127,12 @@ pub fn summary(plan: &Plan, failures: &[Failure], passed: usize) -> String {
     let mut out = String::new();
     let total = passed + failures.len();
     out.push_str(&format!(
-        "{passed} passed, {} failed ({} scenarios x {} seeds from {}{})\n",
-        failures.len(),
+        "{} scenarios x {} seeds from {}{}: {total} runs\n",
         plan.scenarios.len(),
         plan.seeds,
         plan.first_seed,
-        if plan.determinism { ", determinism check" } else { "" }
+        if plan.determinism { " (each run twice: determinism check)" } else { "" }
     ));
-    let _ = total;
     for (name, _) in &plan.scenarios {
         let mine: Vec<&Failure> = failures.iter().filter(|f| f.scenario == *name).collect();
         if mine.is_empty() {
@@ -144,8 +142,9 @@ pub fn summary(plan: &Plan, failures: &[Failure], passed: usize) -> String {
         // Group by the first line of the error (the invariant that broke).
         let mut kinds: Vec<(String, Vec<u64>)> = Vec::new();
         for f in &mine {
+            // Messages start with the invariant's name ("in-flight: ...").
             let k = first_line(&f.error)
-                .split(|c: char| c.is_ascii_digit())
+                .split(':')
                 .next()
                 .unwrap_or("")
                 .to_string();
@@ -157,7 +156,7 @@ pub fn summary(plan: &Plan, failures: &[Failure], passed: usize) -> String {
         for (k, seeds) in kinds {
             let shown: Vec<String> = seeds.iter().take(10).map(u64::to_string).collect();
             out.push_str(&format!(
-                "  {} x \"{}…\" seeds {}{}\n",
+                "  {} x {}: seeds {}{}\n",
                 seeds.len(),
                 k.trim(),
                 shown.join(" "),
@@ -172,5 +171,7 @@ pub fn summary(plan: &Plan, failures: &[Failure], passed: usize) -> String {
             replay_command(name, f.seed)
         ));
     }
+    // The closing line test-result readers look for.
+    out.push_str(&format!("sim: {passed} passed, {} failed\n", failures.len()));
     out
 }

@@ -58,6 +58,10 @@ pub struct World {
 }
 
 impl World {
+    /// Every disk operation takes 20 µs to 1 ms (an SSD, roughly), so an
+    /// answer that does not wait for its write is visibly early.
+    pub const DISK_LATENCY: (i64, i64) = (20_000, 1_000_000);
+
     pub fn default_latency() -> std::ops::Range<Duration> {
         Duration::from_millis(1)..Duration::from_millis(10)
     }
@@ -85,7 +89,9 @@ impl World {
         let nsqds: Vec<_> = (0..setup.nsqds)
             .map(|i| {
                 let o = Self::nsqd_options(&setup, i, &lookupds);
-                cluster.add_nsqd(&format!("nsqd{i}"), o)
+                let n = cluster.add_nsqd(&format!("nsqd{i}"), o);
+                n.disk.set_faults(|f| f.latency = Self::DISK_LATENCY);
+                n
             })
             .collect();
         let consumer_nodes: Vec<_> = (0..setup.consumer_nodes)
@@ -207,7 +213,7 @@ impl World {
                 return Ok(());
             }
             if t.elapsed() > Duration::from_secs(30) {
-                return Err("channels were not created within 30 s".into());
+                return Err("setup: channels were not created within 30 s".into());
             }
             madsim::time::sleep(Duration::from_millis(50)).await;
         }
@@ -252,13 +258,16 @@ impl World {
         self.cluster.heal();
         self.cluster.set_network(Self::default_latency(), 0.0);
         for n in &self.nsqds {
-            n.disk.set_faults(|f| *f = Default::default());
-            if !n.is_up() {
+            n.disk.set_faults(|f| {
+                *f = Default::default();
+                f.latency = Self::DISK_LATENCY;
+            });
+            if n.is_down() {
                 n.start();
             }
         }
         for l in &self.lookupds {
-            if l.db().is_none() {
+            if l.is_down() {
                 l.start();
             }
         }
@@ -298,6 +307,9 @@ impl World {
             }
             if left.is_empty() {
                 return Ok(t.elapsed());
+            }
+            if let Some(v) = self.ledger.violations().first() {
+                return Err(format!("stopped draining at a broken invariant: {v}"));
             }
             if t.elapsed() > limit {
                 return Err(format!(
