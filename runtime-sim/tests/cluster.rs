@@ -3,7 +3,6 @@
 //! comes back with what it acknowledged.
 #![cfg(madsim)]
 
-use nsq_core::io::Disk;
 use nsq_core::wire::command::encode;
 use nsq_core::Options;
 use nsq_runtime_sim::{wire, Cluster, SimDisk};

@@ -62,7 +62,11 @@ async fn churn(addrs: Vec<SocketAddr>, stop: Arc<AtomicBool>) {
 }
 
 /// Runs churn clients on every client machine until `stop`, then waits for them.
-async fn churn_for(w: &World, addrs: &[SocketAddr], until: impl std::future::Future<Output = Vec<String>>) -> Vec<String> {
+async fn churn_for(
+    w: &World,
+    addrs: &[SocketAddr],
+    until: impl std::future::Future<Output = Vec<String>>,
+) -> Vec<String> {
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for node in &w.consumer_nodes {

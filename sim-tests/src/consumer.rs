@@ -36,7 +36,11 @@ impl Behaviour {
             rdy: rng.gen_range(1..=4),
             work_ms: (0, rng.gen_range(1..200)),
             requeue: if rng.gen_bool(0.5) { 0.05 } else { 0.0 },
-            ignore: if lossy && rng.gen_bool(0.5) { 0.03 } else { 0.0 },
+            ignore: if lossy && rng.gen_bool(0.5) {
+                0.03
+            } else {
+                0.0
+            },
         }
     }
 
@@ -89,7 +93,8 @@ pub async fn run(spec: Spec, ledger: Arc<Ledger>) {
 async fn session(spec: &Spec, ledger: &Arc<Ledger>) -> std::io::Result<()> {
     let identify = br#"{"client_id":"sim","hostname":"sim","heartbeat_interval":1000,"feature_negotiation":true}"#;
     let (mut rd, mut wr, _) = wire::connect(spec.addr, identify).await?;
-    wr.send(|o| encode::sub(o, &spec.topic, &spec.channel)).await?;
+    wr.send(|o| encode::sub(o, &spec.topic, &spec.channel))
+        .await?;
     rd.response().await?;
     let (incarnation, incarnation_start) = (spec.incarnation)();
     let conn = ledger.connected(ConnInfo {

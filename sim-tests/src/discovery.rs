@@ -61,7 +61,10 @@ pub fn differences(nsqds: &[NsqdNode], lookupds: &[LookupdNode]) -> Vec<String> 
             continue;
         };
         if got != want {
-            out.push(format!("{} lists {got:?}, nsqd nodes have {want:?}", l.name));
+            out.push(format!(
+                "{} lists {got:?}, nsqd nodes have {want:?}",
+                l.name
+            ));
         }
     }
     out

@@ -187,18 +187,39 @@ impl Ledger {
         st.deliveries += 1;
         // No invention, no corruption, right place.
         let Some(key) = body_key(&msg.body) else {
-            Self::violation(st, format!("invention: conn {} got a body that was never published: {:?}", conn.id, String::from_utf8_lossy(&msg.body[..msg.body.len().min(40)])));
+            Self::violation(
+                st,
+                format!(
+                    "invention: conn {} got a body that was never published: {:?}",
+                    conn.id,
+                    String::from_utf8_lossy(&msg.body[..msg.body.len().min(40)])
+                ),
+            );
             return;
         };
         match st.published.get(&key) {
-            None => Self::violation(st, format!("invention: conn {} got {key}, which was never published", conn.id)),
+            None => Self::violation(
+                st,
+                format!(
+                    "invention: conn {} got {key}, which was never published",
+                    conn.id
+                ),
+            ),
             Some(p) if p.body[..] != msg.body[..] => Self::violation(
                 st,
-                format!("corruption: conn {} got {key} altered: {} bytes, published {}", conn.id, msg.body.len(), p.body.len()),
+                format!(
+                    "corruption: conn {} got {key} altered: {} bytes, published {}",
+                    conn.id,
+                    msg.body.len(),
+                    p.body.len()
+                ),
             ),
             Some(p) if p.nsqd != conn.nsqd || p.topic != conn.topic => Self::violation(
                 st,
-                format!("misdelivery: conn {} (nsqd{} {}) got {key}, published to nsqd{} {}", conn.id, conn.nsqd, conn.topic, p.nsqd, p.topic),
+                format!(
+                    "misdelivery: conn {} (nsqd{} {}) got {key}, published to nsqd{} {}",
+                    conn.id, conn.nsqd, conn.topic, p.nsqd, p.topic
+                ),
             ),
             Some(_) => {}
         }
@@ -271,7 +292,10 @@ impl Ledger {
             if n > conn.rdy && !conn.tainted() {
                 Self::violation(
                     st,
-                    format!("RDY: conn {} holds {n} messages with RDY {} ({key})", conn.id, conn.rdy),
+                    format!(
+                        "RDY: conn {} holds {n} messages with RDY {} ({key})",
+                        conn.id, conn.rdy
+                    ),
                 );
             }
         }
@@ -279,7 +303,11 @@ impl Ledger {
 
     fn release(&self, conn: &ConnInfo, id: &MessageId, fin: bool) {
         let t = self.now();
-        tracing::debug!("SIM conn {} {} id {id}", conn.id, if fin { "FIN" } else { "REQ" });
+        tracing::debug!(
+            "SIM conn {} {} id {id}",
+            conn.id,
+            if fin { "FIN" } else { "REQ" }
+        );
         let mut st = self.st();
         let hk: HoldKey = (conn.nsqd, conn.incarnation, conn.channel.clone(), *id);
         if let Some(h) = st.holds.get_mut(&hk) {
@@ -341,7 +369,9 @@ impl Ledger {
             .st()
             .conns
             .iter()
-            .filter(|(_, c)| c.closed.is_none() && c.info.as_ref().is_some_and(|i| i.client_node == node))
+            .filter(|(_, c)| {
+                c.closed.is_none() && c.info.as_ref().is_some_and(|i| i.client_node == node)
+            })
             .map(|(id, _)| *id)
             .collect();
         for id in ids {
@@ -411,7 +441,11 @@ impl Ledger {
     /// Counts for the run's summary.
     pub fn summary(&self) -> String {
         let st = self.st();
-        let acked = st.published.values().filter(|p| p.status == PubStatus::Acked).count();
+        let acked = st
+            .published
+            .values()
+            .filter(|p| p.status == PubStatus::Acked)
+            .count();
         let failed = st
             .published
             .values()

@@ -6,13 +6,13 @@
 //! Build with `RUSTFLAGS="--cfg madsim"`; without it this crate is empty.
 #![cfg(madsim)]
 
+pub mod churn;
 pub mod consumer;
 pub mod discovery;
 pub mod ledger;
 pub mod nemesis;
 pub mod producer;
 mod runner_glue;
-pub mod churn;
 pub mod scenarios;
 pub mod sweep;
 pub mod world;

@@ -44,7 +44,10 @@ pub async fn run(world: &World, mix: &Mix, span: Duration) -> Vec<String> {
     for (on, k) in [
         (mix.crash_nsqd, "crash_nsqd"),
         (mix.restart_nsqd, "restart_nsqd"),
-        (mix.crash_lookupd && !world.lookupds.is_empty(), "crash_lookupd"),
+        (
+            mix.crash_lookupd && !world.lookupds.is_empty(),
+            "crash_lookupd",
+        ),
         (mix.crash_client, "crash_client"),
         (mix.pause, "pause"),
         (mix.partition, "partition"),
@@ -143,7 +146,12 @@ pub async fn run(world: &World, mix: &Mix, span: Duration) -> Vec<String> {
                 n.disk.set_faults(|f| f.latency = (0, hi));
                 madsim::time::sleep(hold * 2).await;
                 n.disk.set_faults(|f| f.latency = World::DISK_LATENCY);
-                format!("{} disk ops take up to {} ms for {:?}", n.name, hi / 1_000_000, hold * 2)
+                format!(
+                    "{} disk ops take up to {} ms for {:?}",
+                    n.name,
+                    hi / 1_000_000,
+                    hold * 2
+                )
             }
             "disk_errors" => {
                 let n = pick(&world.nsqds);

@@ -131,7 +131,11 @@ pub fn summary(plan: &Plan, failures: &[Failure], passed: usize) -> String {
         plan.scenarios.len(),
         plan.seeds,
         plan.first_seed,
-        if plan.determinism { " (each run twice: determinism check)" } else { "" }
+        if plan.determinism {
+            " (each run twice: determinism check)"
+        } else {
+            ""
+        }
     ));
     for (name, _) in &plan.scenarios {
         let mine: Vec<&Failure> = failures.iter().filter(|f| f.scenario == *name).collect();
@@ -172,6 +176,9 @@ pub fn summary(plan: &Plan, failures: &[Failure], passed: usize) -> String {
         ));
     }
     // The closing line test-result readers look for.
-    out.push_str(&format!("sim: {passed} passed, {} failed\n", failures.len()));
+    out.push_str(&format!(
+        "sim: {passed} passed, {} failed\n",
+        failures.len()
+    ));
     out
 }

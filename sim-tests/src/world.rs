@@ -145,8 +145,7 @@ impl World {
         for (n, spec) in specs.iter() {
             if *n == node {
                 let (spec, ledger) = (spec.clone(), Arc::clone(&self.ledger));
-                self.consumer_nodes[node]
-                    .spawn(consumer::run(spec, ledger));
+                self.consumer_nodes[node].spawn(consumer::run(spec, ledger));
             }
         }
     }
@@ -299,7 +298,13 @@ impl World {
                         if c.depth + c.in_flight as u64 + c.deferred as u64 > 0 {
                             left.push(format!(
                                 "{} {}/{}: depth {} in flight {} deferred {} consumers {}",
-                                n.name, tc.name, c.name, c.depth, c.in_flight, c.deferred, c.consumers
+                                n.name,
+                                tc.name,
+                                c.name,
+                                c.depth,
+                                c.in_flight,
+                                c.deferred,
+                                c.consumers
                             ));
                         }
                     }

@@ -32,6 +32,8 @@ fn main() -> ExitCode {
         }
     };
     rt.block_on(async move {
+        // Listen for signals before start-up: one that comes meanwhile stops us cleanly.
+        let stop = nsq_runtime_tokio::signal::shutdown_signal();
         let nsqd = match Nsqd::start(settings.options).await {
             Ok(n) => n,
             Err(e) => {
@@ -39,7 +41,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        nsq_runtime_tokio::signal::shutdown_signal().await;
+        stop.await;
         nsqd.shutdown().await;
         ExitCode::SUCCESS
     })

@@ -6,8 +6,8 @@ pub mod disk_io;
 mod lifecycle;
 mod lookup;
 pub mod ops;
-pub mod probe;
 mod precreate;
+pub mod probe;
 pub mod registry;
 pub mod shared;
 

@@ -89,7 +89,10 @@ fn main() {
                     Ok(summary) => println!("ok   {name} seed {seed}: {summary}"),
                     Err(e) => {
                         failed += 1;
-                        println!("FAIL {name} seed {seed}: {e}\n  replay: {}", sweep::replay_command(name, seed));
+                        println!(
+                            "FAIL {name} seed {seed}: {e}\n  replay: {}",
+                            sweep::replay_command(name, seed)
+                        );
                     }
                 }
             }
