@@ -58,9 +58,24 @@ pub struct Cluster {
     handle: Handle,
     next_ip: u8,
     nodes: Vec<(String, NodeId)>,
-    /// Clogged links (directional) and nodes, so [`Cluster::heal`] can undo them.
-    clogged_links: Mutex<BTreeSet<(NodeId, NodeId)>>,
-    clogged_nodes: Mutex<BTreeSet<NodeId>>,
+    cuts: Arc<Cuts>,
+}
+
+/// The partitions in force: clogged links (directional) and nodes, so
+/// [`Cluster::heal`] can undo them and simulated services that bypass the
+/// network (lookupd's HTTP answers) can honour them.
+#[derive(Debug, Default)]
+pub struct Cuts {
+    links: Mutex<BTreeSet<(NodeId, NodeId)>>,
+    nodes: Mutex<BTreeSet<NodeId>>,
+}
+
+impl Cuts {
+    /// Whether packets from `from` to `to` are dropped now.
+    pub fn blocked(&self, from: NodeId, to: NodeId) -> bool {
+        let nodes = lock(&self.nodes);
+        nodes.contains(&from) || nodes.contains(&to) || lock(&self.links).contains(&(from, to))
+    }
 }
 
 impl Default for Cluster {
@@ -76,8 +91,7 @@ impl Cluster {
             handle: Handle::current(),
             next_ip: 1,
             nodes: Vec::new(),
-            clogged_links: Mutex::new(BTreeSet::new()),
-            clogged_nodes: Mutex::new(BTreeSet::new()),
+            cuts: Arc::default(),
         }
     }
 
@@ -204,7 +218,7 @@ impl Cluster {
     /// until healed; new ones are refused).
     pub fn partition(&self, a: NodeId, b: NodeId) {
         let net = NetSim::current();
-        let mut links = lock(&self.clogged_links);
+        let mut links = lock(&self.cuts.links);
         for (s, d) in [(a, b), (b, a)] {
             net.clog_link(s, d);
             links.insert((s, d));
@@ -214,22 +228,22 @@ impl Cluster {
     /// Cuts one direction only.
     pub fn clog_link(&self, from: NodeId, to: NodeId) {
         NetSim::current().clog_link(from, to);
-        lock(&self.clogged_links).insert((from, to));
+        lock(&self.cuts.links).insert((from, to));
     }
 
     /// Cuts a node off from everyone.
     pub fn isolate(&self, node: NodeId) {
         NetSim::current().clog_node(node);
-        lock(&self.clogged_nodes).insert(node);
+        lock(&self.cuts.nodes).insert(node);
     }
 
     /// Undoes every partition and isolation.
     pub fn heal(&self) {
         let net = NetSim::current();
-        for (s, d) in std::mem::take(&mut *lock(&self.clogged_links)) {
+        for (s, d) in std::mem::take(&mut *lock(&self.cuts.links)) {
             net.unclog_link(s, d);
         }
-        for n in std::mem::take(&mut *lock(&self.clogged_nodes)) {
+        for n in std::mem::take(&mut *lock(&self.cuts.nodes)) {
             net.unclog_node(n);
         }
     }
@@ -241,6 +255,11 @@ impl Cluster {
             c.send_latency = latency;
             c.packet_loss_rate = loss;
         });
+    }
+
+    /// The partitions in force (shared, live).
+    pub fn cuts(&self) -> Arc<Cuts> {
+        Arc::clone(&self.cuts)
     }
 
     /// Node names by id (for fault logs).

@@ -100,6 +100,25 @@ pub fn run_seed(seed: u64, scenario: Scenario, limit: Duration) -> Outcome {
 /// different random numbers, or draws them in a different order (madsim's
 /// determinism check), than the first.
 pub fn check_determinism(seed: u64, scenario: Scenario) -> Outcome {
+    let checked = madsim_check(seed, scenario);
+    if checked.result.is_err() {
+        return checked;
+    }
+    // And the outcome itself must repeat (a third run, on a fresh thread).
+    let again = run_seed(seed, scenario, Duration::from_secs(3600));
+    if again.result != checked.result {
+        return Outcome {
+            seed,
+            result: Err(format!(
+                "determinism: the same seed ended differently: {:?} then {:?}",
+                checked.result, again.result
+            )),
+        };
+    }
+    checked
+}
+
+fn madsim_check(seed: u64, scenario: Scenario) -> Outcome {
     init_logging();
     let t = std::thread::Builder::new()
         .name(format!("sim-det-{seed}"))
@@ -116,7 +135,10 @@ pub fn check_determinism(seed: u64, scenario: Scenario) -> Outcome {
                 .cloned()
                 .collect::<Vec<_>>()
                 .join("; ");
-            Err(if all.is_empty() { text } else { all })
+            Err(format!(
+                "determinism: {}",
+                if all.is_empty() { text } else { all }
+            ))
         }
     };
     Outcome { seed, result }

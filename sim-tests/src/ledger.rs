@@ -178,6 +178,68 @@ impl Ledger {
         info
     }
 
+    /// No invention, no corruption, right place; records the delivery.
+    /// The body's key, if it has one.
+    fn check_body(
+        st: &mut State,
+        conn: u64,
+        nsqd: usize,
+        topic: &str,
+        channel: &str,
+        body: &[u8],
+    ) -> Option<String> {
+        let Some(key) = body_key(body) else {
+            Self::violation(
+                st,
+                format!(
+                    "invention: conn {conn} got a body that was never published: {:?}",
+                    String::from_utf8_lossy(&body[..body.len().min(40)])
+                ),
+            );
+            return None;
+        };
+        match st.published.get(&key) {
+            None => Self::violation(
+                st,
+                format!("invention: conn {conn} got {key}, which was never published"),
+            ),
+            Some(p) if p.body[..] != body[..] => Self::violation(
+                st,
+                format!(
+                    "corruption: conn {conn} got {key} altered: {} bytes, published {}",
+                    body.len(),
+                    p.body.len()
+                ),
+            ),
+            Some(p) if p.nsqd != nsqd || p.topic != topic => Self::violation(
+                st,
+                format!(
+                    "misdelivery: conn {conn} (nsqd{nsqd} {topic}) got {key}, published to nsqd{} {}",
+                    p.nsqd, p.topic
+                ),
+            ),
+            Some(_) => {}
+        }
+        st.delivered
+            .entry((nsqd, topic.to_string(), channel.to_string()))
+            .or_default()
+            .insert(key.clone());
+        Some(key)
+    }
+
+    /// A message a client-library consumer handled (no frame-level view:
+    /// only the body checks and at-least-once apply).
+    pub fn delivered(&self, nsqd: usize, topic: &str, channel: &str, body: &[u8]) {
+        let mut st = self.st();
+        st.deliveries += 1;
+        Self::check_body(&mut st, 0, nsqd, topic, channel, body);
+    }
+
+    /// Records a broken invariant found elsewhere.
+    pub fn note_violation(&self, what: String) {
+        Self::violation(&mut self.st(), what);
+    }
+
     /// A message arrived on `conn`.
     pub fn message(&self, conn: &ConnInfo, msg: &Message) {
         let t = self.now();
@@ -185,44 +247,16 @@ impl Ledger {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let st = &mut *st;
         st.deliveries += 1;
-        // No invention, no corruption, right place.
-        let Some(key) = body_key(&msg.body) else {
-            Self::violation(
-                st,
-                format!(
-                    "invention: conn {} got a body that was never published: {:?}",
-                    conn.id,
-                    String::from_utf8_lossy(&msg.body[..msg.body.len().min(40)])
-                ),
-            );
+        let Some(key) = Self::check_body(
+            st,
+            conn.id,
+            conn.nsqd,
+            &conn.topic,
+            &conn.channel,
+            &msg.body,
+        ) else {
             return;
         };
-        match st.published.get(&key) {
-            None => Self::violation(
-                st,
-                format!(
-                    "invention: conn {} got {key}, which was never published",
-                    conn.id
-                ),
-            ),
-            Some(p) if p.body[..] != msg.body[..] => Self::violation(
-                st,
-                format!(
-                    "corruption: conn {} got {key} altered: {} bytes, published {}",
-                    conn.id,
-                    msg.body.len(),
-                    p.body.len()
-                ),
-            ),
-            Some(p) if p.nsqd != conn.nsqd || p.topic != conn.topic => Self::violation(
-                st,
-                format!(
-                    "misdelivery: conn {} (nsqd{} {}) got {key}, published to nsqd{} {}",
-                    conn.id, conn.nsqd, conn.topic, p.nsqd, p.topic
-                ),
-            ),
-            Some(_) => {}
-        }
         tracing::debug!(
             "SIM conn {} (nsqd{} #{} {}) got {key} id {} attempts {}",
             conn.id,
@@ -232,10 +266,6 @@ impl Ledger {
             msg.id,
             msg.attempts
         );
-        st.delivered
-            .entry((conn.nsqd, conn.topic.clone(), conn.channel.clone()))
-            .or_default()
-            .insert(key.clone());
         // In-flight discipline.
         let expiry = timing.msg_timeout.saturating_sub(timing.slack);
         let hk: HoldKey = (conn.nsqd, conn.incarnation, conn.channel.clone(), msg.id);

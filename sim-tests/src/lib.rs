@@ -10,6 +10,7 @@ pub mod churn;
 pub mod consumer;
 pub mod discovery;
 pub mod ledger;
+pub mod library;
 pub mod nemesis;
 pub mod producer;
 mod runner_glue;

@@ -14,6 +14,9 @@
 //!   live nsqd nodes' topics and channels within the re-registration interval;
 //! - liveness: after the faults stop, every queue drains to zero;
 //! - slow or failing disks: producers wait or get errors, never a false OK.
+//!
+//! (Consumers built from the client library are observed through their
+//! handler only, so the in-flight checks apply to the bare-protocol ones.)
 
 use crate::discovery;
 use crate::nemesis::{self, Mix};
@@ -38,6 +41,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("partitions", || boxed(partitions())),
         ("slow_disk", || boxed(slow_disk())),
         ("discovery", || boxed(crate::churn::discovery())),
+        ("client_library", || boxed(client_library())),
         ("chaos", || boxed(chaos())),
     ]
 }
@@ -50,6 +54,9 @@ pub fn by_name(name: &str) -> Option<Scenario> {
 /// drain and check.
 async fn messaging(setup: Setup, mix: Mix) -> Result<String, String> {
     let w = World::build(setup);
+    if w.setup.library {
+        w.precreate_channels().await;
+    }
     w.start_consumers();
     w.wait_channels().await?;
     w.start_producers();
@@ -149,6 +156,27 @@ async fn slow_disk() -> Result<String, String> {
     };
     let setup = Setup {
         lossy: false,
+        ..Setup::default()
+    };
+    messaging(setup, mix).await
+}
+
+/// The client library's consumers (lookupd discovery, RDY spreading,
+/// backoff, reconnects) under crashes, partitions and pauses.
+async fn client_library() -> Result<String, String> {
+    let mix = Mix {
+        crash_nsqd: true,
+        crash_lookupd: true,
+        crash_client: true,
+        pause: true,
+        partition: true,
+        network: true,
+        ..Mix::default()
+    };
+    let setup = Setup {
+        library: true,
+        consumers: 3,
+        lookupds: 2,
         ..Setup::default()
     };
     messaging(setup, mix).await

@@ -4,11 +4,14 @@
 
 use crate::consumer::{self, Behaviour};
 use crate::ledger::{Ledger, Timing};
+use crate::library;
 use crate::producer;
+use madsim::rand::Rng;
 use madsim::task::NodeId;
+use nsq_core::wire::command::encode;
 use nsq_core::Options;
 use nsq_runtime_sim::cluster::ClientNode;
-use nsq_runtime_sim::{Cluster, LookupdNode, NsqdNode};
+use nsq_runtime_sim::{wire, Cluster, LookupdNode, NsqdNode};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,6 +29,10 @@ pub struct Setup {
     pub msg_timeout: Duration,
     /// Consumers may ignore messages (they time out).
     pub lossy: bool,
+    /// Consumers are the client library's (discovering nsqd through the
+    /// lookupds), `consumers` per channel in all; otherwise bare-protocol
+    /// consumers, `consumers` per channel per nsqd.
+    pub library: bool,
 }
 
 impl Default for Setup {
@@ -39,8 +46,16 @@ impl Default for Setup {
             consumers: 2,
             msg_timeout: Duration::from_secs(3),
             lossy: true,
+            library: false,
         }
     }
+}
+
+/// A consumer to (re)start on a client machine.
+#[derive(Clone)]
+pub enum Kind {
+    Raw(consumer::Spec),
+    Library(library::Spec),
 }
 
 pub struct World {
@@ -52,7 +67,7 @@ pub struct World {
     pub producer_node: ClientNode,
     pub ledger: Arc<Ledger>,
     /// Consumers by machine (respawned when the machine comes back).
-    consumers: Mutex<Vec<(usize, consumer::Spec)>>,
+    consumers: Mutex<Vec<(usize, Kind)>>,
     stop_producers: Arc<AtomicBool>,
     producers: Mutex<Vec<madsim::task::JoinHandle<u64>>>,
 }
@@ -104,7 +119,31 @@ impl World {
         });
         let mut consumers = Vec::new();
         let mut k = 0;
+        if setup.library {
+            for ch in &setup.channels {
+                for _ in 0..setup.consumers {
+                    let node = k % consumer_nodes.len();
+                    k += 1;
+                    consumers.push((
+                        node,
+                        Kind::Library(library::Spec {
+                            client: consumer_nodes[node].id(),
+                            topic: setup.topic.clone(),
+                            channel: ch.clone(),
+                            lookupds: lookupds.clone(),
+                            cuts: cluster.cuts(),
+                            nsqds: nsqds.iter().map(|n| n.tcp_addr()).collect(),
+                            max_in_flight: madsim::rand::thread_rng().gen_range(1..=8),
+                            fail: if setup.lossy { 0.05 } else { 0.0 },
+                        }),
+                    ));
+                }
+            }
+        }
         for (i, n) in nsqds.iter().enumerate() {
+            if setup.library {
+                break;
+            }
             for ch in &setup.channels {
                 for _ in 0..setup.consumers {
                     let node = k % consumer_nodes.len();
@@ -112,7 +151,7 @@ impl World {
                     let inc = n.clone();
                     consumers.push((
                         node,
-                        consumer::Spec {
+                        Kind::Raw(consumer::Spec {
                             nsqd: i,
                             addr: n.tcp_addr(),
                             nsqd_node: n.id(),
@@ -121,7 +160,7 @@ impl World {
                             topic: setup.topic.clone(),
                             channel: ch.clone(),
                             behaviour: Behaviour::draw(setup.lossy),
-                        },
+                        }),
                     ));
                 }
             }
@@ -142,10 +181,45 @@ impl World {
 
     fn spawn_consumers_on(&self, node: usize) {
         let specs = self.consumers.lock().unwrap_or_else(|e| e.into_inner());
-        for (n, spec) in specs.iter() {
-            if *n == node {
-                let (spec, ledger) = (spec.clone(), Arc::clone(&self.ledger));
-                self.consumer_nodes[node].spawn(consumer::run(spec, ledger));
+        for (n, kind) in specs.iter() {
+            if *n != node {
+                continue;
+            }
+            let ledger = Arc::clone(&self.ledger);
+            match kind.clone() {
+                Kind::Raw(spec) => {
+                    self.consumer_nodes[node].spawn(consumer::run(spec, ledger));
+                }
+                Kind::Library(spec) => {
+                    self.consumer_nodes[node].spawn(library::run(spec, ledger));
+                }
+            }
+        }
+    }
+
+    /// Creates the topic's channels on every nsqd with a SUB that leaves at
+    /// once (durable channels stay): library consumers only find nsqd nodes
+    /// that already have the topic.
+    pub async fn precreate_channels(&self) {
+        for n in &self.nsqds {
+            for ch in &self.setup.channels {
+                let (addr, topic, ch) = (n.tcp_addr(), self.setup.topic.clone(), ch.clone());
+                let task = self.producer_node.spawn(async move {
+                    loop {
+                        let r: std::io::Result<()> = async {
+                            let (mut rd, mut wr, _) = wire::connect(addr, b"{}").await?;
+                            wr.send(|o| encode::sub(o, &topic, &ch)).await?;
+                            rd.response().await?;
+                            Ok(())
+                        }
+                        .await;
+                        if r.is_ok() {
+                            return;
+                        }
+                        madsim::time::sleep(Duration::from_millis(100)).await;
+                    }
+                });
+                let _ = task.await;
             }
         }
     }
@@ -160,8 +234,11 @@ impl World {
     pub fn make_consumers_diligent(&self) {
         {
             let mut specs = self.consumers.lock().unwrap_or_else(|e| e.into_inner());
-            for (_, s) in specs.iter_mut() {
-                s.behaviour = Behaviour::diligent(s.behaviour.rdy);
+            for (_, kind) in specs.iter_mut() {
+                match kind {
+                    Kind::Raw(s) => s.behaviour = Behaviour::diligent(s.behaviour.rdy),
+                    Kind::Library(s) => s.fail = 0.0,
+                }
             }
         }
         for i in 0..self.consumer_nodes.len() {

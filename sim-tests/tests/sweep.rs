@@ -51,3 +51,8 @@ fn discovery() {
 fn chaos() {
     sweep_one("chaos");
 }
+
+#[test]
+fn client_library() {
+    sweep_one("client_library");
+}
