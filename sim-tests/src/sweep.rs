@@ -103,6 +103,12 @@ fn first_line(s: &str) -> &str {
 }
 
 fn bar(done: usize, total: usize, failed: usize, elapsed: Duration) {
+    use std::io::IsTerminal;
+    let tty = std::io::stderr().is_terminal();
+    // In a log (CI) a line per tenth instead of a redrawn bar.
+    if !tty && done * 10 / total.max(1) == (done - 1) * 10 / total.max(1) && done != total {
+        return;
+    }
     let width = 40;
     let filled = done * width / total.max(1);
     let eta = if done > 0 {
@@ -113,11 +119,13 @@ fn bar(done: usize, total: usize, failed: usize, elapsed: Duration) {
     let mut err = std::io::stderr();
     let _ = write!(
         err,
-        "\r[{}{}] {done}/{total} runs, {failed} failed, {:.0?} elapsed, ETA {:.0?}   ",
+        "{}[{}{}] {done}/{total} runs, {failed} failed, {:.0?} elapsed, ETA {:.0?}   {}",
+        if tty { "\r" } else { "" },
         "#".repeat(filled),
         ".".repeat(width - filled),
         elapsed,
-        eta
+        eta,
+        if tty { "" } else { "\n" }
     );
     let _ = err.flush();
 }
