@@ -72,19 +72,11 @@ fn main() {
         let mut failed = 0;
         for (name, s) in plan.scenarios.clone() {
             for seed in plan.first_seed..plan.first_seed + plan.seeds {
-                let one = sweep::Plan {
-                    scenarios: vec![(name, s)],
-                    first_seed: seed,
-                    seeds: 1,
-                    jobs: 1,
-                    ..plan.clone()
-                };
                 let o = if plan.determinism {
                     nsq_runtime_sim::runner::check_determinism(seed, s)
                 } else {
                     nsq_runtime_sim::runner::run_seed(seed, s, sweep::TIME_LIMIT)
                 };
-                let _ = one;
                 match o.result {
                     Ok(summary) => println!("ok   {name} seed {seed}: {summary}"),
                     Err(e) => {
