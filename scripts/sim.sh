@@ -12,11 +12,13 @@
 #   scripts/sim.sh list                  the scenarios
 #
 # Env: SIM_JOBS (parallel runs, default: CPUs), SIM_SCENARIO (one scenario only),
-#      CARGO_TARGET_DIR. Any extra arguments go to the `sim` runner
+#      CARGO_TARGET_DIR (madsim builds go to its madsim/ subdir). Any extra arguments go to the `sim` runner
 #      (sim-tests/src/bin/sim.rs: --scenario, --seed, --seeds, --jobs, --check-determinism, --verbose).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RUSTFLAGS="${RUSTFLAGS:-} --cfg madsim"
+# Its own target dir: other RUSTFLAGS would otherwise rebuild the normal build's cache.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/madsim"
 jobs=${SIM_JOBS:-$(nproc)}
 only=()
 if [ -n "${SIM_SCENARIO:-}" ]; then only=(--scenario "$SIM_SCENARIO"); fi
@@ -24,10 +26,10 @@ if [ -n "${SIM_SCENARIO:-}" ]; then only=(--scenario "$SIM_SCENARIO"); fi
 build() { # profile
   if [ "$1" = release ]; then
     cargo build --release -q -p nsq-sim-tests --bin sim
-    echo "${CARGO_TARGET_DIR:-target}/release/sim"
+    echo "$CARGO_TARGET_DIR/release/sim"
   else
     cargo build -q -p nsq-sim-tests --bin sim
-    echo "${CARGO_TARGET_DIR:-target}/debug/sim"
+    echo "$CARGO_TARGET_DIR/debug/sim"
   fi
 }
 

@@ -2,12 +2,11 @@
 
 use std::future::Future;
 
-/// Resolves on the first SIGINT or SIGTERM. The handlers are installed
-/// when this is called, not when it is first polled: call it before a
-/// slow start-up so that a signal arriving meanwhile is not lost (it would
-/// otherwise kill the process with the default action).
+/// Resolves on the first SIGINT or SIGTERM after this call: the handlers
+/// are installed now (call it before starting a server, so a signal sent
+/// as soon as it listens is not the default "terminate").
 #[cfg(not(madsim))]
-pub fn shutdown_signal() -> impl Future<Output = ()> {
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send {
     use tokio::signal::unix::{signal, SignalKind};
     let term = signal(SignalKind::terminate());
     let int = signal(SignalKind::interrupt());
@@ -15,8 +14,8 @@ pub fn shutdown_signal() -> impl Future<Output = ()> {
         match (term, int) {
             (Ok(mut term), Ok(mut int)) => {
                 tokio::select! {
-                    _ = term.recv() => {}
                     _ = int.recv() => {}
+                    _ = term.recv() => {}
                 }
             }
             (Err(e), _) | (_, Err(e)) => {
@@ -29,6 +28,6 @@ pub fn shutdown_signal() -> impl Future<Output = ()> {
 
 /// Under the simulator a node is stopped by the simulator itself.
 #[cfg(madsim)]
-pub fn shutdown_signal() -> impl Future<Output = ()> {
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send {
     std::future::pending::<()>()
 }

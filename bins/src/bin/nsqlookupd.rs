@@ -32,7 +32,6 @@ fn main() -> ExitCode {
         }
     };
     rt.block_on(async move {
-        // Listen for signals before start-up: one that comes meanwhile stops us cleanly.
         let stop = nsq_runtime_tokio::signal::shutdown_signal();
         let lookupd = match Nsqlookupd::start(settings.options).await {
             Ok(l) => l,

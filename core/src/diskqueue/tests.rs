@@ -22,11 +22,23 @@ pub(crate) fn msg(i: u64, body: &str) -> Message {
     Message::new(MessageId::from_guid(i), T0, Bytes::from(body.to_string()))
 }
 
-/// Runs every job the queue asks for, synchronously.
+/// Runs every job the queue asks for, both lanes, synchronously.
 pub(crate) fn drive(q: &mut DiskQueue, disk: &mut MemDisk, now: i64) {
-    while let Some(job) = q.poll_io(now) {
-        let out = execute(&job, disk);
-        q.complete_io(out, now);
+    loop {
+        let mut progressed = false;
+        if let Some(job) = q.poll_write(now) {
+            let out = execute(&job, disk);
+            q.complete_write(out, now);
+            progressed = true;
+        }
+        if let Some(job) = q.poll_sync(now) {
+            let out = execute(&job, disk);
+            q.complete_sync(out, now);
+            progressed = true;
+        }
+        if !progressed {
+            break;
+        }
     }
 }
 

@@ -7,20 +7,16 @@ use super::Inner;
 use crate::clock;
 use nsq_core::io::Disk;
 use nsq_core::metadata::{self, Metadata};
-#[cfg(not(madsim))]
-use nsq_core::Options;
-#[cfg(not(madsim))]
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// `--data-path`, or the current directory as in NSQ.
 #[cfg(not(madsim))]
-pub fn data_dir(opts: &Options) -> PathBuf {
+pub fn data_dir(opts: &nsq_core::Options) -> std::path::PathBuf {
     if opts.data_path.is_empty() {
-        std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
+        std::env::current_dir().unwrap_or_else(|_| ".".into())
     } else {
-        PathBuf::from(&opts.data_path)
+        opts.data_path.clone().into()
     }
 }
 
@@ -135,7 +131,9 @@ pub async fn load(inner: &Arc<Inner>) -> Result<(), String> {
         // Every channel first, then the pump: each channel gets the backlog.
         st.topic.pause();
         for c in t.channels.iter().flatten() {
-            let ch = st.topic.get_or_create_channel(&c.name, now, &mut Deliver);
+            let ch = st
+                .topic
+                .get_or_create_channel(&c.name, now, &mut Deliver::default());
             if c.paused {
                 ch.pause();
             }
@@ -143,7 +141,7 @@ pub async fn load(inner: &Arc<Inner>) -> Result<(), String> {
             tracing::info!("CHANNEL({}:{}): loaded, depth {depth}", t.name, c.name);
         }
         if !t.paused {
-            st.topic.unpause(now, &mut Deliver);
+            st.topic.unpause(now, &mut Deliver::default());
         }
         tracing::info!("TOPIC({}): loaded, depth {}", t.name, st.topic.depth());
         cell.after_op(&mut st);
@@ -205,20 +203,20 @@ pub async fn persist_metadata_loop(inner: Arc<Inner>) {
 
 /// Asks every connection to close and waits (briefly) until they have.
 pub async fn close_connections(inner: &Inner) {
-    let conns: Vec<_> = inner.conns().values().cloned().collect();
-    for c in &conns {
+    for c in inner.conns.all() {
         c.request_close();
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
-        let changed = inner.conns_changed.notified();
+        let changed = inner.conns.removed.notified();
         tokio::pin!(changed);
         changed.as_mut().enable();
-        if inner.conns().is_empty() {
+        if inner.conns.is_empty() {
             return;
         }
-        if timeout_at(deadline, changed).await.is_err() {
-            tracing::warn!("{} connections did not close in time", inner.conns().len());
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if tokio::time::timeout(left, changed).await.is_err() {
+            tracing::warn!("{} connections did not close in time", inner.conns.len());
             return;
         }
     }
@@ -250,7 +248,8 @@ pub async fn persist_all(inner: &Inner) {
                 break;
             }
             cell.wake_io();
-            if timeout_at(deadline, done).await.is_err() {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if tokio::time::timeout(left, done).await.is_err() {
                 tracing::error!(
                     "TOPIC({}): could not write everything to disk before exiting: {}",
                     cell.name,
@@ -264,13 +263,4 @@ pub async fn persist_all(inner: &Inner) {
     if let Err(e) = write_metadata(inner, meta).await {
         tracing::error!("{e}");
     }
-}
-
-/// `tokio::time::timeout_at`, which madsim lacks: the same through `timeout`.
-async fn timeout_at<F: std::future::Future>(
-    deadline: tokio::time::Instant,
-    f: F,
-) -> Result<F::Output, tokio::time::error::Elapsed> {
-    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-    tokio::time::timeout(left, f).await
 }

@@ -1,9 +1,11 @@
 //! What a connection shares with the rest of nsqd: its output buffer (topics
-//! write message frames straight into it under their own lock) and the
-//! signals between its reader, its writer and the broker.
+//! write message frames straight into it under their own lock), the
+//! signals between its reader, its writer and the broker, and who it is
+//! (for the stats).
 
 use bytes::BytesMut;
-use nsq_core::broker::Outbox;
+use nsq_core::broker::{Outbox, Subscription};
+use nsq_core::stats::ClientIdentity;
 use nsq_core::wire::frame::{put_frame, put_message_frame, FrameType};
 use nsq_core::wire::Message;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,6 +14,14 @@ use tokio::sync::Notify;
 
 /// A subscribed connection as topics see it.
 pub type Handle = Arc<ConnShared>;
+
+/// Who a connection is, kept up to date by its reader for the stats.
+#[derive(Debug, Clone, Default)]
+pub struct ConnInfo {
+    pub identity: ClientIdentity,
+    /// Where it is subscribed (its consumer counts live in that channel).
+    pub sub: Option<Subscription>,
+}
 
 #[derive(Debug, Default)]
 pub struct ConnShared {
@@ -27,6 +37,10 @@ pub struct ConnShared {
     reader_done: AtomicBool,
     /// The socket failed while writing.
     writer_failed: AtomicBool,
+    /// The reader wants the write half back (a stream upgrade): the writer
+    /// flushes what is pending and returns it.
+    hand_back: AtomicBool,
+    info: Mutex<ConnInfo>,
 }
 
 impl ConnShared {
@@ -35,6 +49,12 @@ impl ConnShared {
             id,
             ..Default::default()
         }
+    }
+
+    /// The connection's identity record (the reader writes, stats read).
+    pub fn info(&self) -> MutexGuard<'_, ConnInfo> {
+        // Plain data: a panic elsewhere cannot leave it half-updated in a harmful way.
+        self.info.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn out(&self) -> MutexGuard<'_, BytesMut> {
@@ -56,6 +76,15 @@ impl ConnShared {
         self.wrote(was_empty);
     }
 
+    /// Appends already encoded frames.
+    pub fn push_frames(&self, frames: &[u8]) {
+        let mut out = self.out();
+        let was_empty = out.is_empty();
+        out.extend_from_slice(frames);
+        drop(out);
+        self.wrote(was_empty);
+    }
+
     pub fn push_message(&self, msg: &Message) {
         let mut out = self.out();
         let was_empty = out.is_empty();
@@ -72,6 +101,22 @@ impl ConnShared {
     /// Swaps the pending output into `into` (which must be empty).
     pub fn take_output(&self, into: &mut BytesMut) {
         std::mem::swap(&mut *self.out(), into);
+    }
+
+    pub fn update_info(&self, f: impl FnOnce(&mut ConnInfo)) {
+        f(&mut self.info())
+    }
+
+    /// Asks the writer to flush and hand its half back (see `conn.rs`).
+    pub fn request_hand_back(&self, on: bool) {
+        self.hand_back.store(on, Ordering::Release);
+        if on {
+            self.writer_wake.notify_one();
+        }
+    }
+
+    pub fn hand_back_requested(&self) -> bool {
+        self.hand_back.load(Ordering::Acquire)
     }
 
     pub fn request_close(&self) {
@@ -110,12 +155,40 @@ impl ConnShared {
     }
 }
 
-/// The runtime's [`Outbox`]: frames go straight into the consumer's buffer.
-pub struct Deliver;
+/// The runtime's [`Outbox`]: frames go straight into the consumer's
+/// buffer. Frames for the same consumer in a row are gathered and copied
+/// in with one lock (they are flushed when the consumer changes and when
+/// the outbox is dropped, at the end of the topic operation).
+#[derive(Default)]
+pub struct Deliver {
+    to: Option<Handle>,
+    frames: BytesMut,
+}
+
+impl Deliver {
+    fn flush(&mut self) {
+        if let Some(to) = self.to.take() {
+            if !self.frames.is_empty() {
+                to.push_frames(&self.frames);
+                self.frames.clear();
+            }
+        }
+    }
+}
+
+impl Drop for Deliver {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
 
 impl Outbox<Handle> for Deliver {
     fn deliver(&mut self, to: &Handle, msg: &Message) {
-        to.push_message(msg);
+        if !self.to.as_ref().is_some_and(|h| Arc::ptr_eq(h, to)) {
+            self.flush();
+            self.to = Some(Arc::clone(to));
+        }
+        put_message_frame(&mut self.frames, msg);
     }
 
     fn close(&mut self, to: &Handle) {
