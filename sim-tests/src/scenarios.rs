@@ -62,6 +62,7 @@ async fn messaging(setup: Setup, mix: Mix) -> Result<String, String> {
     w.start_producers();
     // A broken invariant ends the run at once (the rest would only be noise).
     let faults = tokio::select! {
+        biased; // a fixed order, so simulated runs repeat (README: Simulation)
         f = nemesis::run(&w, &mix, FAULT_SPAN) => f,
         v = w.ledger.first_violation() => return Err(v),
     };

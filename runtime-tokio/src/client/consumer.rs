@@ -498,6 +498,7 @@ async fn timer_loop(shared: Arc<Shared>) {
         match deadline {
             Some(d) => {
                 tokio::select! {
+                    biased; // a fixed order, so simulated runs repeat (README: Simulation)
                     _ = tokio::time::sleep_until(clock::instant_at(d)) => {
                         shared.with_state(|s, now| s.tick(now));
                     }
