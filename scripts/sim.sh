@@ -2,7 +2,7 @@
 # Deterministic cluster simulation (madsim): the production nsqd and
 # nsqlookupd under crashes, partitions and slow or failing disks.
 #
-#   scripts/sim.sh short                 CI: runtime-sim's own tests, every scenario x SIM_SEEDS (30) seeds,
+#   scripts/sim.sh short                 CI: runtime-sim's own tests and sim-tests' teardown test, every scenario x SIM_SEEDS (30) seeds,
 #                                        a replay of seed 7 in a second process, then the
 #                                        determinism check on SIM_DET_SEEDS (2) seeds
 #   scripts/sim.sh long [N] [FIRST]      N (10000) seeds per scenario from FIRST (1000000),
@@ -37,6 +37,7 @@ cmd=${1:-short}; shift || true
 case "$cmd" in
   short)
     cargo test -q -p nsq-runtime-sim
+    cargo test -q -p nsq-sim-tests --test teardown
     sim=$(build debug)
     "$sim" "${only[@]}" --seed "${SIM_SEED:-1}" --seeds "${SIM_SEEDS:-30}" --jobs "$jobs" "$@"
     # A replay happens in another process: the outcome must not depend on it.

@@ -92,6 +92,12 @@ pub async fn discovery() -> Result<String, String> {
         ..Setup::default()
     };
     let w = World::build(setup);
+    let r = discovery_in(&w).await;
+    w.teardown().await;
+    r
+}
+
+async fn discovery_in(w: &World) -> Result<String, String> {
     let addrs: Vec<SocketAddr> = w.nsqds.iter().map(|n| n.tcp_addr()).collect();
     let mix = Mix {
         crash_nsqd: true,

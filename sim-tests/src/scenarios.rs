@@ -54,6 +54,12 @@ pub fn by_name(name: &str) -> Option<Scenario> {
 /// drain and check.
 async fn messaging(setup: Setup, mix: Mix) -> Result<String, String> {
     let w = World::build(setup);
+    let r = messaging_in(&w, mix).await;
+    w.teardown().await;
+    r
+}
+
+async fn messaging_in(w: &World, mix: Mix) -> Result<String, String> {
     if w.setup.library {
         w.precreate_channels().await;
     }
