@@ -141,6 +141,10 @@ pub fn filter_by_active<'a>(
 pub struct RegistrationDb {
     registrations: BTreeMap<Registration, BTreeMap<PeerId, ProducerEntry>>,
     peers: BTreeMap<PeerId, PeerInfo>,
+    /// How many connections have identified as each peer id: a connection
+    /// leaves (and takes the peer's registrations with it) only while it
+    /// is the latest one with its id.
+    generations: BTreeMap<PeerId, u64>,
 }
 
 impl RegistrationDb {
@@ -159,6 +163,39 @@ impl RegistrationDb {
         let id = info.id.clone();
         self.peers.insert(id.clone(), info);
         self.add_producer(Registration::client(), &id)
+    }
+
+    /// [`RegistrationDb::identify`] for a connection that will leave with
+    /// [`RegistrationDb::remove_peer_of`]: returns its generation, and the
+    /// registrations of an older connection with the same id (the same
+    /// address and port: its close not seen yet, the port reused), which
+    /// the newcomer replaces.
+    pub fn identify_generation(&mut self, info: PeerInfo) -> (u64, Vec<Registration>) {
+        let id = info.id.clone();
+        let replaced = if self.peers.contains_key(&id) {
+            self.remove_peer(&id)
+        } else {
+            Vec::new()
+        };
+        self.identify(info);
+        let g = self.generations.entry(id).or_insert(0);
+        *g += 1;
+        (*g, replaced)
+    }
+
+    /// A connection of generation `generation` closed: its peer leaves
+    /// every registration, unless a newer connection took the id over.
+    pub fn remove_peer_of(&mut self, id: &str, generation: u64) -> Vec<Registration> {
+        if self.generations.get(id).is_some_and(|&g| g != generation) {
+            return Vec::new();
+        }
+        self.generations.remove(id);
+        self.remove_peer(id)
+    }
+
+    /// The generation of the latest connection identified as `id`.
+    pub fn generation(&self, id: &str) -> Option<u64> {
+        self.generations.get(id).copied()
     }
 
     pub fn peer(&self, id: &str) -> Option<&PeerInfo> {

@@ -148,8 +148,8 @@ pub struct Session {
     /// How far the buffer was already scanned for a newline.
     scanned: usize,
     remote_address: String,
-    /// Set by a successful IDENTIFY.
-    peer: Option<PeerId>,
+    /// Set by a successful IDENTIFY, with the DB's generation of the id.
+    peer: Option<(PeerId, u64)>,
 }
 
 impl Session {
@@ -168,7 +168,7 @@ impl Session {
     }
 
     pub fn peer(&self) -> Option<&str> {
-        self.peer.as_deref()
+        self.peer.as_ref().map(|(id, _)| id.as_str())
     }
 
     /// Takes the next complete request off `buf`, or `None` when more bytes are needed.
@@ -274,10 +274,10 @@ impl Session {
 
     /// The connection is gone: the peer leaves every registration.
     pub fn leave(&mut self, db: &mut RegistrationDb) -> Vec<String> {
-        let Some(id) = self.peer.take() else {
+        let Some((id, generation)) = self.peer.take() else {
             return Vec::new();
         };
-        db.remove_peer(&id)
+        db.remove_peer_of(&id, generation)
             .into_iter()
             .map(|r| self.db_log("UNREGISTER", &r))
             .collect()
@@ -295,8 +295,8 @@ impl Session {
 
     fn ping(&mut self, db: &mut RegistrationDb, now: Nanos) -> Reply {
         let mut log = Vec::new();
-        if let Some(id) = &self.peer {
-            if let Some(last) = db.touch(id, now) {
+        if let Ok(id) = self.current_id(db) {
+            if let Some(last) = db.touch(&id, now) {
                 let since = std::time::Duration::from_nanos(now.saturating_sub(last).max(0) as u64);
                 log.push(format!("CLIENT({id}): pinged (last ping {since:?})"));
             }
@@ -346,10 +346,11 @@ impl Session {
             info.http_port,
             info.version
         )];
-        self.peer = Some(info.id.clone());
-        if db.identify(info) {
-            log.push(self.db_log("REGISTER", &Registration::client()));
-        }
+        let id = info.id.clone();
+        let (generation, replaced) = db.identify_generation(info);
+        log.extend(replaced.iter().map(|r| self.db_log("UNREGISTER", r)));
+        log.push(self.db_log("REGISTER", &Registration::client()));
+        self.peer = Some((id, generation));
         Reply {
             data: serde_json::to_vec(me).unwrap_or_else(|_| b"OK".to_vec()),
             close: false,
@@ -386,9 +387,21 @@ impl Session {
         Ok((topic.to_string(), channel.to_string()))
     }
 
+    /// The peer id, if identified; `Err` with an empty OK when a newer
+    /// connection from the same address took the id over (this one is
+    /// stale: what it says no longer counts).
+    fn current_id(&self, db: &RegistrationDb) -> Result<PeerId, Reply> {
+        match &self.peer {
+            None => Err(Reply::error(LookupError::invalid("client must IDENTIFY"))),
+            Some((id, g)) if db.generation(id) == Some(*g) => Ok(id.clone()),
+            Some(_) => Err(Reply::ok(Vec::new())),
+        }
+    }
+
     fn register(&mut self, args: &[Bytes], db: &mut RegistrationDb) -> Reply {
-        let Some(id) = self.peer.clone() else {
-            return Reply::error(LookupError::invalid("client must IDENTIFY"));
+        let id = match self.current_id(db) {
+            Ok(id) => id,
+            Err(r) => return r,
         };
         let (topic, channel) = match Self::topic_channel("REGISTER", args) {
             Ok(tc) => tc,
@@ -409,8 +422,9 @@ impl Session {
     }
 
     fn unregister(&mut self, args: &[Bytes], db: &mut RegistrationDb) -> Reply {
-        let Some(id) = self.peer.clone() else {
-            return Reply::error(LookupError::invalid("client must IDENTIFY"));
+        let id = match self.current_id(db) {
+            Ok(id) => id,
+            Err(r) => return r,
         };
         let (topic, channel) = match Self::topic_channel("UNREGISTER", args) {
             Ok(tc) => tc,

@@ -296,6 +296,7 @@ pub(crate) async fn read_loop(
             return Err(Error::NotConnected);
         }
         let n = tokio::select! {
+            biased; // a fixed order, so simulated runs repeat (README: Simulation)
             r = tokio::time::timeout(read_timeout, rd.read_buf(&mut buf)) => {
                 r.map_err(|_| Error::Timeout("read"))??
             }

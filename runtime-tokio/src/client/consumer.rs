@@ -149,7 +149,7 @@ impl Consumer {
             return Err(Error::Config("invalid channel name".into()));
         }
         let now = clock::now();
-        let seed = now as u64 ^ u64::from(std::process::id()).rotate_left(32);
+        let seed = now as u64 ^ seed_salt();
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             topic: topic.to_string(),
@@ -498,6 +498,7 @@ async fn timer_loop(shared: Arc<Shared>) {
         match deadline {
             Some(d) => {
                 tokio::select! {
+                    biased; // a fixed order, so simulated runs repeat (README: Simulation)
                     _ = tokio::time::sleep_until(clock::instant_at(d)) => {
                         shared.with_state(|s, now| s.tick(now));
                     }
@@ -609,4 +610,21 @@ async fn run_conn(
     if !stopping {
         tracing::warn!("there are {left} connections left alive");
     }
+}
+
+/// What makes two consumers' randomness differ: the process id in
+/// production; under the simulator (where the process id differs between a
+/// run and its replay) std's per-thread hash keys, which madsim draws from
+/// the run's seed.
+#[cfg(not(madsim))]
+fn seed_salt() -> u64 {
+    u64::from(std::process::id()).rotate_left(32)
+}
+
+#[cfg(madsim)]
+fn seed_salt() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
 }

@@ -43,6 +43,17 @@ impl Shared {
     }
 }
 
+/// See [`Nsqlookupd::db_view`].
+#[derive(Clone)]
+pub struct DbView(Arc<Shared>);
+
+impl DbView {
+    /// Runs `f` on the registration DB (under its lock: keep it short).
+    pub fn with<R>(&self, f: impl FnOnce(&RegistrationDb, &LookupdOptions) -> R) -> R {
+        f(&self.0.db(), &self.0.opts)
+    }
+}
+
 /// A running nsqlookupd.
 pub struct Nsqlookupd {
     shared: Arc<Shared>,
@@ -117,6 +128,12 @@ impl Nsqlookupd {
 
     pub fn options(&self) -> &LookupdOptions {
         &self.shared.opts
+    }
+
+    /// A read-only window on the registrations (tests and the simulator
+    /// look at what this lookupd would answer without going through HTTP).
+    pub fn db_view(&self) -> DbView {
+        DbView(Arc::clone(&self.shared))
     }
 
     /// Stops listening; connected peers are dropped.

@@ -6,7 +6,7 @@ use super::Shared;
 use crate::clock;
 use bytes::BytesMut;
 use nsq_core::lookup::server::{put_response, ReadError, Session};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -15,10 +15,11 @@ use tokio::task::JoinHandle;
 
 pub(crate) async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     // Live connections, so shutdown can end them (each removes itself when done).
-    let conns: Arc<Mutex<HashMap<u64, JoinHandle<()>>>> = Arc::default();
+    let conns: Arc<Mutex<BTreeMap<u64, JoinHandle<()>>>> = Arc::default();
     let mut next_id = 0u64;
     loop {
         tokio::select! {
+            biased; // a fixed order, so simulated runs repeat (README: Simulation)
             _ = shared.stop.notified() => break,
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {
@@ -39,7 +40,7 @@ pub(crate) async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
         }
     }
     // Ending a connection task drops its session: its peer leaves the DB.
-    let left: Vec<JoinHandle<()>> = lock(&conns).drain().map(|(_, h)| h).collect();
+    let left: Vec<JoinHandle<()>> = std::mem::take(&mut *lock(&conns)).into_values().collect();
     for h in left {
         h.abort();
         let _ = h.await;

@@ -9,7 +9,7 @@ use super::Inner;
 use crate::clock;
 use nsq_core::lookup::registrar::{Action, ConnId, Level};
 use nsq_core::lookup::{CatalogEvent, Registrar};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -49,7 +49,7 @@ impl LookupHandle {
         let http_addresses = Arc::new(Mutex::new(Vec::new()));
         let driver = Driver {
             reg: registrar,
-            conns: HashMap::new(),
+            conns: BTreeMap::new(),
             hold: Arc::clone(&hold),
             http_addresses: Arc::clone(&http_addresses),
             inner,
@@ -103,7 +103,7 @@ struct ConnHandle {
 
 struct Driver {
     reg: Registrar,
-    conns: HashMap<ConnId, ConnHandle>,
+    conns: BTreeMap<ConnId, ConnHandle>,
     hold: Arc<AtomicBool>,
     http_addresses: Arc<Mutex<Vec<String>>>,
     inner: Weak<Inner>,
@@ -120,6 +120,7 @@ impl Driver {
             self.perform(&io_tx);
             let deadline = self.reg.next_deadline();
             tokio::select! {
+                biased; // a fixed order, so simulated runs repeat (README: Simulation)
                 c = control.recv() => match c {
                     Some(Control::SetAddresses(a)) => self.reg.set_addresses(&a, clock::now()),
                     Some(Control::Stop) | None => break,
@@ -147,7 +148,7 @@ impl Driver {
                 _ = sleep_until(deadline) => self.reg.tick(clock::now()),
             }
         }
-        for (_, c) in self.conns.drain() {
+        for c in std::mem::take(&mut self.conns).into_values() {
             c.task.abort();
         }
         tracing::info!("LOOKUP: closing");

@@ -16,6 +16,7 @@ mod lookup;
 mod memstats;
 pub mod ops;
 mod precreate;
+pub mod probe;
 pub mod registry;
 pub mod shared;
 mod stats;
@@ -85,6 +86,7 @@ pub(crate) struct Inner {
     pub tcp_addr: SocketAddr,
     pub http_addr: Option<SocketAddr>,
     /// Where the API listens over TLS (`--https-address`, with a certificate).
+    #[cfg_attr(madsim, allow(dead_code))]
     pub https_addr: Option<SocketAddr>,
     #[cfg_attr(madsim, allow(dead_code))]
     pub hostname: String,
@@ -409,6 +411,7 @@ impl Nsqd {
 async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
     loop {
         tokio::select! {
+            biased; // a fixed order, so simulated runs repeat (README: Simulation)
             _ = inner.stop.notified() => break,
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {

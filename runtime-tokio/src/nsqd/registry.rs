@@ -240,6 +240,7 @@ async fn run_timer(cell: Arc<TopicCell>) {
         match next {
             Some(d) => {
                 tokio::select! {
+                    biased; // a fixed order, so simulated runs repeat (README: Simulation)
                     _ = tokio::time::sleep_until(clock::instant_at(d)) => {}
                     _ = cell.timer.notified() => {}
                 }
@@ -299,6 +300,7 @@ async fn run_io(cell: Arc<TopicCell>, disks: DiskFactory) {
             }
         };
         tokio::select! {
+            biased; // a fixed order, so simulated runs repeat (README: Simulation)
             Some((d, outcomes)) = async { match writing.as_mut() { Some(f) => Some(f.await), None => None } } => {
                 writing = None;
                 write_disk = Some(d);

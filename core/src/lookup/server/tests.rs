@@ -355,3 +355,41 @@ fn split_anywhere_gives_the_same_answers() {
         .tests(300)
         .quickcheck(prop as fn(Script, Vec<u16>) -> bool);
 }
+
+/// Feeds `input` to `s` (a session that stays open).
+fn feed(s: &mut Session, db: &mut RegistrationDb, input: &[u8]) {
+    let mut buf = BytesMut::from(input);
+    while let Ok(Some(req)) = s.next_request(&mut buf) {
+        s.exec(req, db, &me(), NOW);
+    }
+}
+
+/// Found by the simulation (partitions, seed 1000367): nsqd gave up on a
+/// connection lookupd still had open and reconnected from the same address
+/// and port; the old connection's close then took the new one's peer with
+/// it, and nsqd vanished from /lookup until its next reconnect.
+#[test]
+fn a_stale_connection_from_the_same_address_does_not_unregister_its_successor() {
+    let mut db = RegistrationDb::new();
+    let mut register = b"  V1".to_vec();
+    register.extend_from_slice(&identify(IDENTIFY_BODY));
+    register.extend_from_slice(b"REGISTER t c\n");
+    let mut old = Session::new("10.0.0.3:1");
+    feed(&mut old, &mut db, &register);
+    let mut new = Session::new("10.0.0.3:1");
+    feed(&mut new, &mut db, &register);
+    // What the stale connection still says no longer counts.
+    feed(&mut old, &mut db, b"UNREGISTER t c\n");
+    old.leave(&mut db);
+    let activity = Activity {
+        inactive_producer_timeout: 300 * SECOND,
+        tombstone_lifetime: 45 * SECOND,
+    };
+    let found = views::lookup(&db, "t", activity, NOW).expect("topic t is registered");
+    assert_eq!(found.producers.len(), 1, "{found:?}");
+    assert_eq!(found.channels, vec!["c".to_string()]);
+    // The successor's own close still cleans up.
+    new.leave(&mut db);
+    let found = views::lookup(&db, "t", activity, NOW).expect("registration stays");
+    assert!(found.producers.is_empty());
+}

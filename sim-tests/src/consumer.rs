@@ -1,0 +1,187 @@
+//! A simulated consumer on the bare protocol: one connection to one nsqd,
+//! reconnecting whenever it is lost, reporting every frame to the ledger,
+//! and finishing, requeueing or ignoring (letting time out) each message as
+//! its seed-drawn behaviour says.
+
+use crate::ledger::{ConnInfo, Ledger};
+use madsim::rand::{thread_rng, Rng};
+use madsim::task::NodeId;
+use nsq_core::wire::command::encode;
+use nsq_core::wire::frame::Frame;
+use nsq_core::wire::MessageId;
+use nsq_runtime_sim::wire;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How a consumer treats messages (drawn per consumer from the seed).
+#[derive(Debug, Clone)]
+pub struct Behaviour {
+    pub rdy: usize,
+    /// Time spent "processing" a message before answering, in ms.
+    pub work_ms: (u64, u64),
+    /// Chance of REQ instead of FIN.
+    pub requeue: f64,
+    /// Chance of never answering (the message times out).
+    pub ignore: f64,
+}
+
+impl Behaviour {
+    /// A random behaviour; `lossy` allows ignoring messages.
+    pub fn draw(lossy: bool) -> Behaviour {
+        let mut rng = thread_rng();
+        Behaviour {
+            rdy: rng.gen_range(1..=4),
+            work_ms: (0, rng.gen_range(1..200)),
+            requeue: if rng.gen_bool(0.5) { 0.05 } else { 0.0 },
+            ignore: if lossy && rng.gen_bool(0.5) {
+                0.03
+            } else {
+                0.0
+            },
+        }
+    }
+
+    /// Finishes everything quickly (used once faults stop, to drain).
+    pub fn diligent(rdy: usize) -> Behaviour {
+        Behaviour {
+            rdy,
+            work_ms: (0, 20),
+            requeue: 0.0,
+            ignore: 0.0,
+        }
+    }
+}
+
+/// Where a consumer connects and what it subscribes to.
+#[derive(Clone)]
+pub struct Spec {
+    pub nsqd: usize,
+    pub addr: SocketAddr,
+    pub nsqd_node: NodeId,
+    pub client_node: NodeId,
+    pub incarnation: Arc<dyn Fn() -> (u64, i64) + Send + Sync>,
+    pub topic: String,
+    pub channel: String,
+    pub behaviour: Behaviour,
+}
+
+enum Cmd {
+    Fin(MessageId),
+    Req(MessageId),
+    Nop,
+}
+
+/// Runs forever (until its machine is killed).
+pub async fn run(spec: Spec, ledger: Arc<Ledger>) {
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        match session(&spec, &ledger).await {
+            Ok(()) => backoff = Duration::from_millis(50),
+            Err(e) => {
+                tracing::debug!("consumer {}/{}: {e}", spec.topic, spec.channel);
+            }
+        }
+        madsim::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(1));
+    }
+}
+
+/// One connection, until it ends.
+async fn session(spec: &Spec, ledger: &Arc<Ledger>) -> std::io::Result<()> {
+    let identify = br#"{"client_id":"sim","hostname":"sim","heartbeat_interval":1000,"feature_negotiation":true}"#;
+    let (mut rd, mut wr, _) = wire::connect(spec.addr, identify).await?;
+    wr.send(|o| encode::sub(o, &spec.topic, &spec.channel))
+        .await?;
+    rd.response().await?;
+    let (incarnation, incarnation_start) = (spec.incarnation)();
+    let conn = ledger.connected(ConnInfo {
+        id: 0,
+        nsqd: spec.nsqd,
+        incarnation,
+        incarnation_start,
+        topic: spec.topic.clone(),
+        channel: spec.channel.clone(),
+        rdy: spec.behaviour.rdy,
+        client_node: spec.client_node,
+        nsqd_node: spec.nsqd_node,
+        tainted: Arc::new(AtomicBool::new(false)),
+    });
+    let rdy = spec.behaviour.rdy as u64;
+    wr.send(|o| encode::rdy(o, rdy)).await?;
+    // The writer marks each answer in the ledger just before it goes out.
+    let (tx, mut rx) = mpsc::unbounded_channel::<Cmd>();
+    let wconn = conn.clone();
+    let wledger = Arc::clone(ledger);
+    let writer = madsim::task::spawn(async move {
+        while let Some(cmd) = rx.recv().await {
+            let r = match cmd {
+                Cmd::Fin(id) => {
+                    wledger.finishing(&wconn, &id);
+                    wr.send(|o| encode::fin(o, &id)).await
+                }
+                Cmd::Req(id) => {
+                    wledger.requeueing(&wconn, &id);
+                    wr.send(|o| encode::req(o, &id, 0)).await
+                }
+                Cmd::Nop => wr.send(encode::nop).await,
+            };
+            if r.is_err() {
+                return;
+            }
+        }
+    });
+    let result = loop {
+        let frame = match rd.next().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        };
+        match frame {
+            Frame::Response(r) if &r[..] == b"_heartbeat_" => {
+                let _ = tx.send(Cmd::Nop);
+            }
+            Frame::Response(_) => {}
+            Frame::Error(e) => {
+                let text = String::from_utf8_lossy(&e).into_owned();
+                if let Some(id) = fin_failed_id(&text) {
+                    ledger.fin_failed(&conn, &id);
+                } else {
+                    tracing::info!("consumer conn {}: {text}", conn.id);
+                }
+            }
+            Frame::Message(m) => {
+                ledger.message(&conn, &m);
+                let b = &spec.behaviour;
+                let (ignore, requeue, work) = {
+                    let mut rng = thread_rng();
+                    (
+                        rng.gen_bool(b.ignore),
+                        rng.gen_bool(b.requeue),
+                        rng.gen_range(b.work_ms.0..=b.work_ms.1),
+                    )
+                };
+                if ignore {
+                    continue;
+                }
+                let tx = tx.clone();
+                let id = m.id;
+                madsim::task::spawn(async move {
+                    madsim::time::sleep(Duration::from_millis(work)).await;
+                    let _ = tx.send(if requeue { Cmd::Req(id) } else { Cmd::Fin(id) });
+                });
+            }
+        }
+    };
+    ledger.closed(conn.id);
+    writer.abort();
+    result
+}
+
+/// The id in `E_FIN_FAILED FIN <id> failed ...`.
+fn fin_failed_id(text: &str) -> Option<MessageId> {
+    let rest = text.strip_prefix("E_FIN_FAILED FIN ")?;
+    MessageId::from_slice(rest.as_bytes().get(..16)?)
+}
