@@ -115,10 +115,12 @@ fn decode<T: for<'de> Deserialize<'de> + Default>(body: &[u8], v1: bool) -> Resu
             other => other,
         }
     };
-    if inner.is_null() {
-        return Ok(T::default());
+    match inner {
+        Value::Null => Ok(T::default()),
+        // serde would also fill a struct from an array; Go refuses that.
+        Value::Object(_) => serde_json::from_value(inner).map_err(|e| e.to_string()),
+        _ => Err("the answer is not a JSON object".into()),
     }
-    serde_json::from_value(inner).map_err(|e| e.to_string())
 }
 
 /// go-nsq's `buildLookupAddr`: `host:port` or a URL; the path defaults to
@@ -214,6 +216,15 @@ mod tests {
         assert_eq!(l.producers.len(), 1);
         assert_eq!(l.producers[0].tcp_address(), "c:4150");
         assert!(parse_lookup(br#"{"producers":[{"tcp_port":"1"}]}"#, true).is_err());
+    }
+
+    #[test]
+    fn an_array_is_not_an_answer() {
+        // Found by fuzzing against a model of go-nsq: serde reads a struct
+        // from a JSON array (here an empty one, all defaults); Go refuses.
+        assert!(parse_lookup(b"[]", true).is_err());
+        assert!(parse_lookup(br#"{"data":[]}"#, false).is_err());
+        assert!(parse_topics(b"[[]]", true).is_err());
     }
 
     #[test]
