@@ -8,7 +8,8 @@
 #
 # Needs cargo-fuzz (`cargo install cargo-fuzz`). libFuzzer's flags are
 # nightly-only, so stable rustc runs with RUSTC_BOOTSTRAP=1. Set
-# NSQ_FUZZ_TARGET_DIR to build elsewhere than fuzz/target.
+# NSQ_FUZZ_TARGET_DIR to build elsewhere than fuzz/target, and
+# NSQ_FUZZ_FLAGS for more libFuzzer flags (CI: "-seed=1 -runs=N").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-60}"
@@ -31,7 +32,7 @@ for t in "${targets[@]}"; do
     log="fuzz/artifacts/$t/last-run.log"
     echo "== $t: ${secs}s"
     if cargo fuzz run --target-dir "$target_dir" "$t" "${dirs[@]}" -- \
-        -max_total_time="$secs" -timeout=10 -print_final_stats=1 >"$log" 2>&1; then
+        -max_total_time="$secs" -timeout=10 -print_final_stats=1 ${NSQ_FUZZ_FLAGS:-} >"$log" 2>&1; then
         grep -E "^Done [0-9]+ runs|stat::number_of_executed_units|stat::new_units_added" "$log" | tr '\n' ' '
         echo
     else

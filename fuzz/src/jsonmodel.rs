@@ -114,13 +114,23 @@ impl<'de> Visitor<'de> for ShapeSeed<'_> {
     }
 }
 
-/// `None` when the body is outside the model's domain (not UTF-8, or a
-/// repeated key); `Some(Err)` when Go refuses it (not JSON, trailing data,
-/// not an object or `null`).
+/// Why `parse` failed, as far as the model can tell: `None` when the text
+/// is valid JSON that `serde_json::Value` cannot hold (a number beyond
+/// f64, which Go skips in fields it ignores), else Go refuses it too.
+fn refusal(body: &[u8], e: Refused) -> Option<Refused> {
+    match serde_json::from_slice::<de::IgnoredAny>(body) {
+        Ok(_) => None,
+        Err(_) => Some(e),
+    }
+}
+
+/// `None` when the body is outside the model's domain (not UTF-8, a
+/// repeated key, a number beyond f64); `Some(Err)` when Go refuses it
+/// (not JSON, trailing data, not an object or `null`).
 pub fn fields(body: &[u8]) -> Option<Result<Fields, Refused>> {
     std::str::from_utf8(body).ok()?;
     match parse(body) {
-        Err(e) => Some(Err(e)),
+        Err(e) => refusal(body, e).map(Err),
         Ok((_, shape)) if shape.duplicate_keys => None,
         Ok((v, _)) => Some(object(&v)),
     }
@@ -142,7 +152,7 @@ pub fn object(v: &Value) -> Result<Fields, Refused> {
 pub fn server_document(body: &[u8], fields: &[&str]) -> Option<Result<Value, Refused>> {
     std::str::from_utf8(body).ok()?;
     match parse(body) {
-        Err(e) => Some(Err(e)),
+        Err(e) => refusal(body, e).map(Err),
         Ok((_, shape)) if shape.duplicate_keys || shape.inner_nulls => None,
         Ok((v, _)) if has_case_variant(&v, fields) => None,
         Ok((v, _)) => Some(Ok(v)),
