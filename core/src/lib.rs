@@ -7,6 +7,8 @@
 //! production and `runtime-sim` under the deterministic simulator.
 #![forbid(unsafe_code)]
 
+pub mod api;
+pub mod auth;
 pub mod broker;
 pub mod consumer;
 pub mod diskqueue;
@@ -15,9 +17,19 @@ pub mod io;
 pub mod lookup;
 pub mod metadata;
 pub mod options;
+pub mod stats;
+pub mod tls;
 pub mod wire;
 
 pub use options::Options;
 
 /// The version we report wherever NSQ reports its own.
 pub const NSQ_VERSION: &str = "1.3.0";
+
+/// The version line NSQ's binaries print (`nsqd v1.3.0 (built w/...)`).
+pub fn version_string(app: &str) -> String {
+    format!(
+        "{app} v{NSQ_VERSION} (built w/rust, nsq-rs {})",
+        env!("CARGO_PKG_VERSION")
+    )
+}

@@ -188,6 +188,7 @@ impl Options {
         if self.max_rdy_count < 0 {
             return Err("--max-rdy-count must be >= 0".into());
         }
+        crate::auth::AuthMethod::parse(&self.auth_http_request_method)?;
         Ok(())
     }
 

@@ -39,9 +39,21 @@ fn cfg(name: &str, max_bytes_per_file: u64) -> DqConfig {
 }
 
 fn drive(q: &mut DiskQueue, d: &mut MemDisk) {
-    while let Some(job) = q.poll_io(0) {
-        let out = execute(&job, d);
-        q.complete_io(out, 0);
+    loop {
+        let mut progressed = false;
+        if let Some(job) = q.poll_write(0) {
+            let out = execute(&job, d);
+            q.complete_write(out, 0);
+            progressed = true;
+        }
+        if let Some(job) = q.poll_sync(0) {
+            let out = execute(&job, d);
+            q.complete_sync(out, 0);
+            progressed = true;
+        }
+        if !progressed {
+            break;
+        }
     }
 }
 

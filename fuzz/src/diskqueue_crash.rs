@@ -64,12 +64,14 @@ pub struct Scenario {
     pub read_at: u16,
     pub write_at: u16,
     pub garbage_meta: Vec<u8>,
+    /// Power fails again after this many messages were taken and acknowledged.
+    pub crash_after: Option<u8>,
 }
 
 /// Reads a scenario: `[config][flags][first segment][segment count]`,
 /// per segment `[record count]` (`[attempts u16][body blob]` each),
 /// `[tail kind][tail blob]`, `[crc kind][crc arg blob]`; then
-/// `[read u16][write u16][depth u64][meta blob]`.
+/// `[read u16][write u16][depth u64][meta blob][crash after + 1, 0: none]`.
 pub fn decode(data: &[u8]) -> Scenario {
     let mut c = Cursor::new(data);
     let config = c.u8();
@@ -112,6 +114,7 @@ pub fn decode(data: &[u8]) -> Scenario {
     let write_at = c.u16();
     let depth = c.u64() as i64;
     let garbage_meta = c.blob().to_vec();
+    let crash_after = c.u8().checked_sub(1);
     let meta = match flags >> 1 & 3 {
         0 => MetaMode::Absent,
         1 => MetaMode::Current,
@@ -127,6 +130,7 @@ pub fn decode(data: &[u8]) -> Scenario {
         read_at,
         write_at,
         garbage_meta,
+        crash_after,
     }
 }
 
@@ -167,7 +171,8 @@ pub fn encode(s: &Scenario) -> Vec<u8> {
     w.u16(s.read_at)
         .u16(s.write_at)
         .u64(depth)
-        .blob(&s.garbage_meta);
+        .blob(&s.garbage_meta)
+        .u8(s.crash_after.map_or(0, |k| k.saturating_add(1)));
     w.0
 }
 
@@ -180,6 +185,9 @@ struct Laid {
 
 pub fn run(data: &[u8]) {
     let s = decode(data);
+    if std::env::var_os("NSQ_FUZZ_DEBUG").is_some() {
+        eprintln!("{s:?}");
+    }
     let cfg = dq::cfg(64 << (s.config % 12), 1 + u64::from(s.config >> 4));
 
     // Lay the records out, and list the positions metadata may name.
@@ -320,11 +328,32 @@ pub fn run(data: &[u8]) {
 
     let mut q = dq::reopen(&cfg, &mut disk);
     let mut now = dq::T0;
-    let got = dq::drain(&mut q, &mut disk, &mut now);
     let ids = |v: &[Message]| v.iter().map(|m| m.id.to_string()).collect::<Vec<_>>();
-    assert_eq!(ids(&got), ids(&expected), "recovery: {:?}", q.recovery);
-    for (g, e) in got.iter().zip(&expected) {
-        assert_eq!(g.encode(), e.encode(), "a record came back changed");
+    let check = |got: &[Message], want: &[Message], recovery: &dyn std::fmt::Debug| {
+        assert_eq!(ids(got), ids(want), "recovery: {recovery:?}");
+        for (g, e) in got.iter().zip(want) {
+            assert_eq!(g.encode(), e.encode(), "a record came back changed");
+        }
+    };
+    if let Some(k) = s.crash_after {
+        // Another crash after k messages were acknowledged: none of the
+        // others may be lost (the acknowledged ones may come again).
+        let first = dq::take(&mut q, &mut disk, &mut now, usize::from(k));
+        check(&first, &expected[..first.len()], &q.recovery);
+        drop(q);
+        disk.power_fail(false);
+        q = dq::reopen(&cfg, &mut disk);
+        let rest = dq::drain(&mut q, &mut disk, &mut now);
+        let from = expected.len().saturating_sub(rest.len());
+        assert!(
+            from <= first.len(),
+            "lost in the second crash: {:?}",
+            ids(&expected[first.len()..from.max(first.len())])
+        );
+        check(&rest, &expected[from..], &q.recovery);
+    } else {
+        let got = dq::drain(&mut q, &mut disk, &mut now);
+        check(&got, &expected, &q.recovery);
     }
     dq::check_usable_after(q, &mut disk, now);
 }

@@ -23,25 +23,43 @@ pub fn cfg(max_bytes_per_file: u64, sync_every: u64) -> DqConfig {
     }
 }
 
-/// Runs the queue's jobs until it asks for none; true if it asked for any.
+/// Runs the queue's jobs, both lanes (writes and syncs), until it asks for
+/// none; true if it asked for any.
 pub fn drive(q: &mut DiskQueue, disk: &mut MemDisk, now: i64) -> bool {
     let mut jobs = 0;
-    while let Some(job) = q.poll_io(now) {
+    loop {
+        let mut progressed = false;
+        if let Some(job) = q.poll_write(now) {
+            let out = execute(&job, disk);
+            q.complete_write(out, now);
+            progressed = true;
+        }
+        if let Some(job) = q.poll_sync(now) {
+            let out = execute(&job, disk);
+            q.complete_sync(out, now);
+            progressed = true;
+        }
+        if !progressed {
+            return jobs > 0;
+        }
         jobs += 1;
-        assert!(jobs < 10_000, "the queue asks for I/O forever: {job:?}");
-        let out = execute(&job, disk);
-        q.complete_io(out, now);
+        assert!(jobs < 10_000, "the queue asks for I/O forever");
     }
-    jobs > 0
 }
 
 /// Pops and acknowledges everything the queue will give, running its I/O
-/// in between (a second of fake time per round); panics if it never settles.
+/// after each message and whenever it has none (a second of fake time
+/// each); panics if it never settles.
 pub fn drain(q: &mut DiskQueue, disk: &mut MemDisk, now: &mut i64) -> Vec<Message> {
+    take(q, disk, now, usize::MAX)
+}
+
+/// Like [`drain`], but stops after `limit` messages.
+pub fn take(q: &mut DiskQueue, disk: &mut MemDisk, now: &mut i64, limit: usize) -> Vec<Message> {
     let mut out = Vec::new();
     let mut idle = 0;
     let mut rounds = 0;
-    while idle < 3 {
+    while idle < 3 && out.len() < limit {
         rounds += 1;
         assert!(rounds < 1_000_000, "the reader never settles");
         match q.pop() {
@@ -49,6 +67,10 @@ pub fn drain(q: &mut DiskQueue, disk: &mut MemDisk, now: &mut i64) -> Vec<Messag
                 q.ack(m.origin);
                 out.push(m);
                 idle = 0;
+                // Time passes and the queue's I/O runs between messages, as
+                // in nsqd: syncs (and their metadata) happen mid-drain.
+                *now += SECOND;
+                drive(q, disk, *now);
             }
             None => {
                 *now += SECOND;

@@ -341,12 +341,8 @@ fn our_crashed_queue(seed: u64) -> Vec<u8> {
         }
     }
     // Unsynced writes reach the disk, then the power fails.
-    if let Some(job) = q.poll_io(now) {
-        let mut unsynced = job.clone();
-        unsynced.syncs.clear();
-        unsynced.atomic_writes.clear();
-        unsynced.removes.clear();
-        nsq_core::diskqueue::execute(&unsynced, &mut disk);
+    if let Some(job) = q.poll_write(now) {
+        nsq_core::diskqueue::execute(&job, &mut disk);
     }
     disk.power_fail(true);
     let mut list = Vec::new();
@@ -448,6 +444,7 @@ fn diskqueue_seeds(fixtures: &Path, seeds: &mut Seeds) {
                 read_at: 1,
                 write_at: 7,
                 garbage_meta: vec![],
+                crash_after: None,
             },
         ),
         (
@@ -461,6 +458,7 @@ fn diskqueue_seeds(fixtures: &Path, seeds: &mut Seeds) {
                 read_at: 0,
                 write_at: 2,
                 garbage_meta: vec![],
+                crash_after: Some(1),
             },
         ),
         (
@@ -483,6 +481,7 @@ fn diskqueue_seeds(fixtures: &Path, seeds: &mut Seeds) {
                 read_at: 2,
                 write_at: 4,
                 garbage_meta: vec![],
+                crash_after: Some(2),
             },
         ),
         (
@@ -499,6 +498,7 @@ fn diskqueue_seeds(fixtures: &Path, seeds: &mut Seeds) {
                 read_at: 0,
                 write_at: 1,
                 garbage_meta: vec![],
+                crash_after: Some(0),
             },
         ),
         (
@@ -512,6 +512,7 @@ fn diskqueue_seeds(fixtures: &Path, seeds: &mut Seeds) {
                 read_at: 0,
                 write_at: 0,
                 garbage_meta: vec![],
+                crash_after: None,
             },
         ),
         (
@@ -528,6 +529,7 @@ fn diskqueue_seeds(fixtures: &Path, seeds: &mut Seeds) {
                 read_at: 0,
                 write_at: 0,
                 garbage_meta: b"12\nnot,a\nmeta\n".to_vec(),
+                crash_after: Some(2),
             },
         ),
     ];

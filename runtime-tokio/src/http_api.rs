@@ -105,6 +105,24 @@ impl Params {
         Params(map)
     }
 
+    /// Go's `url.ParseQuery` strictly: a bad `%` escape or a `;` separator
+    /// is an error (NSQ answers 400 `INVALID_REQUEST`).
+    pub fn parse_strict(query: Option<&str>) -> Result<Params, V1> {
+        let q = query.unwrap_or("");
+        let bad_escape = |part: &str| {
+            let b = part.as_bytes();
+            b.iter().enumerate().any(|(i, &c)| {
+                c == b'%'
+                    && !(b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                        && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+            })
+        };
+        if q.split('&').any(|kv| kv.contains(';') || bad_escape(kv)) {
+            return Err(V1::err(400, "INVALID_REQUEST"));
+        }
+        Ok(Self::parse(query))
+    }
+
     pub fn from_request<B>(req: &axum::http::Request<B>) -> Params {
         Self::parse(req.uri().query())
     }
@@ -290,6 +308,21 @@ mod tests {
 
         let (s, _, b) = call(&app, Method::GET, "/no/such/path").await;
         assert_eq!((s, b.as_str()), (404, r#"{"message":"NOT_FOUND"}"#));
+    }
+
+    #[test]
+    fn strict_params_refuse_what_go_refuses() {
+        assert!(Params::parse_strict(Some("topic=a%20b&x=%41")).is_ok());
+        assert!(Params::parse_strict(None).is_ok());
+        for bad in ["topic=a%zz", "topic=a%4", "a=1;b=2", "%"] {
+            assert_eq!(
+                Params::parse_strict(Some(bad)),
+                Err(V1::err(400, "INVALID_REQUEST")),
+                "{bad}"
+            );
+        }
+        let p = Params::parse_strict(Some("topic=a+b")).unwrap();
+        assert_eq!(p.get("topic"), Some("a b"));
     }
 
     #[tokio::test]

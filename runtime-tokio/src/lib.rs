@@ -15,6 +15,8 @@ pub mod http_client;
 pub mod lookupd;
 pub mod nsqd;
 pub mod signal;
+pub mod stream;
+pub mod tls;
 
 pub use lookupd::{Nsqlookupd, NsqlookupdError};
-pub use nsqd::{Nsqd, NsqdError};
+pub use nsqd::{LogLevelHook, Nsqd, NsqdError};

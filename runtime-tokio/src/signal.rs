@@ -1,25 +1,33 @@
 //! Waiting for SIGINT or SIGTERM (production builds only).
 
-/// Resolves on the first SIGINT or SIGTERM.
+use std::future::Future;
+
+/// Resolves on the first SIGINT or SIGTERM after this call: the handlers
+/// are installed now (call it before starting a server, so a signal sent
+/// as soon as it listens is not the default "terminate").
 #[cfg(not(madsim))]
-pub async fn shutdown_signal() {
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!("cannot listen for SIGTERM: {e}");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        match (term, int) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::error!("cannot listen for SIGTERM/SIGINT: {e}");
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
     }
 }
 
 /// Under the simulator a node is stopped by the simulator itself.
 #[cfg(madsim)]
-pub async fn shutdown_signal() {
-    std::future::pending::<()>().await
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send {
+    std::future::pending::<()>()
 }

@@ -2,8 +2,10 @@
 
 use clap::Parser;
 use nsq_bins::cli::{self, nsqd::NsqdFlags};
+use nsq_core::api::config::LogLevel;
 use nsq_runtime_tokio::Nsqd;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 fn main() -> ExitCode {
     let flags = NsqdFlags::parse_from(cli::args::normalize(std::env::args_os()));
@@ -18,7 +20,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    cli::logging::init(&settings.log_level);
+    let reload = cli::logging::init(&settings.log_level);
     tracing::info!("{}", cli::version_line("nsqd"));
     tracing::info!("ID: {}", settings.options.node_id);
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
         }
     };
     rt.block_on(async move {
+        let stop = nsq_runtime_tokio::signal::shutdown_signal();
         let nsqd = match Nsqd::start(settings.options).await {
             Ok(n) => n,
             Err(e) => {
@@ -39,7 +42,15 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        nsq_runtime_tokio::signal::shutdown_signal().await;
+        if let Some(reload) = reload {
+            // PUT /config/log_level changes the level through this.
+            let current = LogLevel::parse(&settings.log_level).unwrap_or(LogLevel::Info);
+            nsqd.set_log_level_hook(
+                current,
+                Arc::new(move |l: LogLevel| reload(l.tracing_level())),
+            );
+        }
+        stop.await;
         nsqd.shutdown().await;
         ExitCode::SUCCESS
     })

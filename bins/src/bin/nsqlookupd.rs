@@ -32,6 +32,7 @@ fn main() -> ExitCode {
         }
     };
     rt.block_on(async move {
+        let stop = nsq_runtime_tokio::signal::shutdown_signal();
         let lookupd = match Nsqlookupd::start(settings.options).await {
             Ok(l) => l,
             Err(e) => {
@@ -39,7 +40,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        nsq_runtime_tokio::signal::shutdown_signal().await;
+        stop.await;
         lookupd.shutdown().await;
         ExitCode::SUCCESS
     })

@@ -9,11 +9,7 @@ pub mod nsqlookupd;
 
 /// The version line NSQ's binaries print for `--version`.
 pub fn version_line(app: &str) -> String {
-    format!(
-        "{app} v{} (built w/rust, nsq-rs {})",
-        nsq_core::NSQ_VERSION,
-        env!("CARGO_PKG_VERSION")
-    )
+    nsq_core::version_string(app)
 }
 
 /// The machine's host name (NSQ's default broadcast address).

@@ -11,9 +11,40 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// `shared/fixtures` beside the checkout.
+/// `shared/fixtures` beside the checkout (found above it, so that git
+/// worktrees one level deeper find it too).
 pub fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|p| p.join("shared/fixtures"))
+        .find(|p| p.is_dir())
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"))
+}
+
+/// A captured Go response (shared/fixtures/http-samples): status, headers
+/// (lower-case names) and body.
+pub fn http_capture(name: &str) -> nsq_bins::http1::Reply {
+    let raw = std::fs::read(fixtures().join("http-samples").join(name)).expect(name);
+    let split = raw
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .expect("a blank line after the headers");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+        .collect();
+    nsq_bins::http1::Reply {
+        status,
+        headers,
+        body: raw[split + 2..].to_vec(),
+    }
 }
 
 /// A running binary, killed when dropped.
@@ -116,17 +147,53 @@ impl Nsqd {
         let mut args: Vec<String> = vec![
             "--tcp-address=127.0.0.1:0".into(),
             "--http-address=127.0.0.1:0".into(),
+            // never the default fixed port, even when a test configures TLS
+            "--https-address=127.0.0.1:0".into(),
             format!("--data-path={}", dir.path().display()),
             "--node-id=7".into(),
             "--broadcast-address=127.0.0.1".into(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
-        let proc = Proc::start(env!("CARGO_BIN_EXE_nsqd"), &args, &["TCP"]);
+        let proc = Proc::start(env!("CARGO_BIN_EXE_nsqd"), &args, &["TCP", "HTTP"]);
         Nsqd { proc, dir }
     }
 
     pub fn tcp(&self) -> SocketAddr {
         self.proc.addr("TCP")
+    }
+
+    pub fn http(&self) -> SocketAddr {
+        self.proc.addr("HTTP")
+    }
+
+    /// A keep-alive HTTP connection to the API.
+    /// Where the API listens over TLS (nsqd logs it when a certificate is set).
+    pub fn https(&self) -> SocketAddr {
+        eventually(Duration::from_secs(10), || {
+            self.proc.logs.lock().unwrap().iter().find_map(|l| {
+                l.split_once("HTTPS: listening on ")
+                    .and_then(|(_, a)| a.trim().parse().ok())
+            })
+        })
+        .expect("nsqd logs its HTTPS address")
+    }
+
+    pub fn http_conn(&self) -> nsq_bins::http1::Conn {
+        nsq_bins::http1::Conn::connect(self.http()).expect("connect to HTTP")
+    }
+
+    /// One request on a fresh connection.
+    pub fn http_req(&self, method: &str, path: &str, body: &[u8]) -> nsq_bins::http1::Reply {
+        self.http_conn()
+            .request(method, path, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// `GET /stats?format=json&...` parsed.
+    pub fn stats(&self, query: &str) -> serde_json::Value {
+        let r = self.http_req("GET", &format!("/stats?format=json{query}"), b"");
+        assert_eq!(r.status, 200, "{}", r.text());
+        serde_json::from_slice(&r.body).expect("stats JSON")
     }
 
     /// A connection that has sent the magic.

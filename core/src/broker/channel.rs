@@ -9,6 +9,7 @@ use super::inflight::{InFlight, InFlightEntry, InFlightError};
 use super::outbox::Outbox;
 use super::queue::MsgQueue;
 use crate::io::Nanos;
+use crate::stats::Quantile;
 use crate::wire::names::is_ephemeral;
 use crate::wire::{Message, MessageId};
 use rand::rngs::SmallRng;
@@ -37,6 +38,8 @@ pub struct Channel<K> {
     pub timeout_count: u64,
     /// Earliest deadline added since the runtime last asked.
     new_deadline: Nanos,
+    /// End-to-end latency of finished messages (when configured).
+    e2e: Option<Quantile>,
 }
 
 impl<K> Channel<K> {
@@ -70,6 +73,8 @@ impl<K> Channel<K> {
             requeue_count: 0,
             timeout_count: 0,
             new_deadline: Nanos::MAX,
+            e2e: (!cfg.e2e_percentiles.is_empty())
+                .then(|| Quantile::new(cfg.e2e_window, cfg.e2e_percentiles.clone())),
         }
     }
 
@@ -124,6 +129,11 @@ impl<K> Channel<K> {
 
     pub fn consumer_count(&self) -> usize {
         self.consumers.len()
+    }
+
+    /// The end-to-end latency window, if latency is tracked.
+    pub fn e2e(&self) -> Option<&Quantile> {
+        self.e2e.as_ref()
     }
 
     /// The earliest in-flight or deferred deadline.
@@ -231,6 +241,9 @@ impl<K> Channel<K> {
         let entry = self.take_in_flight(slot, client_id, id)?;
         if let Some(c) = self.consumers.get_mut(slot) {
             c.finish_count += 1;
+        }
+        if let Some(q) = &mut self.e2e {
+            q.insert(entry.msg.timestamp, now);
         }
         self.done_with(&entry.msg);
         self.relist(slot);

@@ -7,10 +7,12 @@
 
 use super::consumer::ConsumerSettings;
 use super::inflight::InFlightError;
+use crate::auth::AuthState;
 use crate::io::{nanos, Nanos, MS};
 use crate::options::{Options, TlsRequired};
 use crate::wire::command::{check_publish_line, BodyKind, Command, Limits, LineRules, RawCommand};
 use crate::wire::frame::{CLOSE_WAIT, OK};
+use crate::wire::goquote::go_quote;
 use crate::wire::identify::{IdentifyData, IdentifyResponse};
 use crate::wire::{ClientError, MessageId};
 use crate::NSQ_VERSION;
@@ -151,8 +153,13 @@ pub enum Reply {
     Response(Bytes),
     /// The IDENTIFY JSON, then the upgrades.
     Identify { json: Vec<u8>, upgrades: Upgrades },
-    /// AUTH needs the auth server; the runtime asks it with this secret.
+    /// AUTH needs the auth server; the runtime asks it with this secret,
+    /// then hands the answer to [`Client::auth_answered`].
     Auth(Bytes),
+    /// The connection's grant expired: the runtime asks the auth server
+    /// again (with [`Client::auth_request_secret`]), hands the answer to
+    /// [`Client::auth_refreshed`] and then executes this command again.
+    Reauth(RawCommand),
 }
 
 impl Reply {
@@ -188,6 +195,9 @@ pub struct Client {
     pub sub: Option<Subscription>,
     pub pub_counts: BTreeMap<String, u64>,
     pub connect_ts: Nanos,
+    /// What the auth server granted (after AUTH).
+    pub auth: Option<AuthState>,
+    auth_secret: String,
     last_read: Nanos,
     next_heartbeat: Nanos,
 }
@@ -213,6 +223,8 @@ impl Client {
             sub: None,
             pub_counts: BTreeMap::new(),
             connect_ts: now,
+            auth: None,
+            auth_secret: String::new(),
             last_read: now,
             next_heartbeat: now.saturating_add(heartbeat),
             cfg,
@@ -285,9 +297,13 @@ impl Client {
                 if self.heartbeat <= 0 {
                     return Err(ClientError::invalid("cannot SUB with heartbeats disabled"));
                 }
+                let retry = self.auth_refresh_due(now).then(|| raw.clone());
                 let Command::Sub { topic, channel } = Command::from_raw(raw, &limits)? else {
                     unreachable!("SUB parses to Sub")
                 };
+                if let AuthCheck::Refresh = self.check_auth("SUB", &topic, &channel, now)? {
+                    return Ok(Reply::Reauth(retry.expect("refresh due was checked first")));
+                }
                 let slot = ops
                     .subscribe(&topic, &channel, self.consumer_settings(), now)
                     .map_err(|e| ClientError::fatal("E_SUB_FAILED", format!("SUB failed {e}")))?;
@@ -362,18 +378,26 @@ impl Client {
             }
             b"NOP" => Ok(Reply::Nothing),
             b"PUB" => {
+                let retry = self.auth_refresh_due(now).then(|| raw.clone());
                 let Command::Pub { topic, body } = Command::from_raw(raw, &limits)? else {
                     unreachable!("PUB parses to Pub")
                 };
+                if let AuthCheck::Refresh = self.check_auth("PUB", &topic, "", now)? {
+                    return Ok(Reply::Reauth(retry.expect("refresh due was checked first")));
+                }
                 ops.publish(&topic, vec![body], now)
                     .map_err(|e| ClientError::fatal("E_PUB_FAILED", format!("PUB failed {e}")))?;
                 *self.pub_counts.entry(topic).or_default() += 1;
                 Ok(Reply::ok())
             }
             b"MPUB" => {
+                let retry = self.auth_refresh_due(now).then(|| raw.clone());
                 let Command::Mpub { topic, bodies } = Command::from_raw(raw, &limits)? else {
                     unreachable!("MPUB parses to Mpub")
                 };
+                if let AuthCheck::Refresh = self.check_auth("MPUB", &topic, "", now)? {
+                    return Ok(Reply::Reauth(retry.expect("refresh due was checked first")));
+                }
                 let n = bodies.len() as u64;
                 ops.publish(&topic, bodies, now)
                     .map_err(|e| ClientError::fatal("E_MPUB_FAILED", format!("MPUB failed {e}")))?;
@@ -381,6 +405,7 @@ impl Client {
                 Ok(Reply::ok())
             }
             b"DPUB" => {
+                let retry = self.auth_refresh_due(now).then(|| raw.clone());
                 let Command::Dpub {
                     topic,
                     delay_ms,
@@ -389,6 +414,9 @@ impl Client {
                 else {
                     unreachable!("DPUB parses to Dpub")
                 };
+                if let AuthCheck::Refresh = self.check_auth("DPUB", &topic, "", now)? {
+                    return Ok(Reply::Reauth(retry.expect("refresh due was checked first")));
+                }
                 ops.publish_deferred(&topic, body, delay_ms.saturating_mul(MS), now)
                     .map_err(|e| ClientError::fatal("E_DPUB_FAILED", format!("DPUB failed {e}")))?;
                 *self.pub_counts.entry(topic).or_default() += 1;
@@ -398,13 +426,98 @@ impl Client {
                 let Command::Auth(secret) = Command::from_raw(raw, &limits)? else {
                     unreachable!("AUTH parses to Auth")
                 };
+                if self.has_authorizations() {
+                    return Err(ClientError::invalid("AUTH already set"));
+                }
                 if !self.cfg.auth_enabled {
                     return Err(ClientError::fatal("E_AUTH_DISABLED", "AUTH disabled"));
                 }
+                self.auth_secret = String::from_utf8_lossy(&secret).into_owned();
                 Ok(Reply::Auth(secret))
             }
             _ => Command::from_raw(raw, &limits).map(|_| Reply::Nothing),
         }
+    }
+
+    /// The auth server's answer to AUTH (or why there is none): the
+    /// response frame, or NSQ's fatal error. The runtime logs `Err` texts;
+    /// the client only learns `AUTH failed` (they may name servers).
+    pub fn auth_answered(
+        &mut self,
+        answer: Result<AuthState, String>,
+    ) -> Result<Reply, ClientError> {
+        let state = answer.map_err(|_| ClientError::fatal("E_AUTH_FAILED", "AUTH failed"))?;
+        let json = state.answer_json();
+        self.auth = Some(state);
+        if !self.has_authorizations() {
+            return Err(ClientError::fatal(
+                "E_UNAUTHORIZED",
+                "AUTH no authorizations found",
+            ));
+        }
+        Ok(Reply::Response(Bytes::from(json)))
+    }
+
+    /// The auth server's fresh answer after [`Reply::Reauth`].
+    pub fn auth_refreshed(&mut self, answer: Result<AuthState, String>) -> Result<(), ClientError> {
+        let state = answer.map_err(|_| ClientError::fatal("E_AUTH_FAILED", "AUTH failed"))?;
+        self.auth = Some(state);
+        Ok(())
+    }
+
+    /// The secret the client sent with AUTH (asked again on refresh).
+    pub fn auth_request_secret(&self) -> &str {
+        &self.auth_secret
+    }
+
+    pub fn has_authorizations(&self) -> bool {
+        self.auth
+            .as_ref()
+            .is_some_and(AuthState::has_authorizations)
+    }
+
+    /// Auth is on and the grant has expired: the next checked command
+    /// needs a fresh one.
+    fn auth_refresh_due(&self, now: Nanos) -> bool {
+        self.cfg.auth_enabled && self.has_authorizations() && self.auth_expired(now)
+    }
+
+    fn auth_expired(&self, now: Nanos) -> bool {
+        self.auth.as_ref().is_some_and(|a| a.is_expired(now))
+    }
+
+    /// NSQ's `CheckAuth`: with auth on, the client must have authorized,
+    /// and its (fresh) grant must allow `cmd` on the topic and channel.
+    fn check_auth(
+        &self,
+        cmd: &str,
+        topic: &str,
+        channel: &str,
+        now: Nanos,
+    ) -> Result<AuthCheck, ClientError> {
+        if !self.cfg.auth_enabled {
+            return Ok(AuthCheck::Allowed);
+        }
+        let Some(state) = self.auth.as_ref().filter(|a| a.has_authorizations()) else {
+            return Err(ClientError::fatal(
+                "E_AUTH_FIRST",
+                format!("AUTH required before {cmd}"),
+            ));
+        };
+        if state.is_expired(now) {
+            return Ok(AuthCheck::Refresh);
+        }
+        if !state.is_allowed(topic, channel) {
+            return Err(ClientError::fatal(
+                "E_UNAUTHORIZED",
+                format!(
+                    "AUTH failed for {cmd} on {} {}",
+                    go_quote(topic.as_bytes()),
+                    go_quote(channel.as_bytes())
+                ),
+            ));
+        }
+        Ok(AuthCheck::Allowed)
     }
 
     fn subscribed(&self, cmd: &str, closing_ok: bool) -> Result<Subscription, ClientError> {
@@ -536,10 +649,25 @@ impl LineRules for Client {
                 }
                 Ok(Some(BodyKind::Auth))
             }
-            b"PUB" | b"MPUB" | b"DPUB" => check_publish_line(cmd, &self.cfg.limits).map(Some),
+            b"MPUB" => {
+                let kind = check_publish_line(cmd, &self.cfg.limits)?;
+                // NSQ checks MPUB's authorization before it reads the body
+                // (an expired grant is refreshed after it, in `exec`).
+                let topic = String::from_utf8_lossy(cmd.param(1).unwrap_or_default());
+                self.check_auth("MPUB", &topic, "", self.last_read)?;
+                Ok(Some(kind))
+            }
+            b"PUB" | b"DPUB" => check_publish_line(cmd, &self.cfg.limits).map(Some),
             _ => Ok(None),
         }
     }
+}
+
+/// What [`Client::check_auth`] found.
+enum AuthCheck {
+    Allowed,
+    /// The grant expired: ask the auth server again, then check.
+    Refresh,
 }
 
 #[cfg(test)]

@@ -32,6 +32,10 @@ pub struct BrokerConfig {
     pub max_msg_timeout: Nanos,
     pub max_channel_consumers: usize,
     pub backends: Arc<dyn BackendFactory>,
+    /// --e2e-processing-latency-percentile (empty: latency is not tracked).
+    pub e2e_percentiles: Arc<[f64]>,
+    /// --e2e-processing-latency-window-time
+    pub e2e_window: Nanos,
 }
 
 impl BrokerConfig {
@@ -42,6 +46,8 @@ impl BrokerConfig {
             max_msg_timeout: nanos(opts.max_msg_timeout),
             max_channel_consumers: usize::try_from(opts.max_channel_consumers).unwrap_or(0),
             backends,
+            e2e_percentiles: opts.e2e_processing_latency_percentiles.as_slice().into(),
+            e2e_window: nanos(opts.e2e_processing_latency_window_time),
         }
     }
 

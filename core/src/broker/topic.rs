@@ -451,30 +451,47 @@ impl<K> Topic<K> {
                 .any(|dq| dq.wants_io(now))
     }
 
-    /// The disk work of every queue (one job per queue at a time).
-    pub fn poll_io(&mut self, now: Nanos) -> Vec<(QueueKey, IoJob)> {
+    /// The writes (and reads) every queue wants now, one job per queue.
+    /// Writes and syncs are separate lanes that run side by side.
+    pub fn poll_writes(&mut self, now: Nanos) -> Vec<(QueueKey, IoJob)> {
         let mut jobs: Vec<(QueueKey, IoJob)> = self
             .orphan_jobs
             .drain(..)
             .map(|j| (QueueKey::Orphan, j))
             .collect();
-        if let Some(dq) = self.backlog.backend_mut().disk_queue() {
-            if let Some(j) = dq.poll_io(now) {
-                jobs.push((QueueKey::Backlog, j));
-            }
-        }
-        for (name, ch) in self.channels.iter_mut() {
-            if let Some(dq) = ch.queue_mut().backend_mut().disk_queue() {
-                if let Some(j) = dq.poll_io(now) {
-                    jobs.push((QueueKey::Channel(name.clone()), j));
-                }
-            }
-        }
+        self.poll_each(&mut jobs, |dq| dq.poll_write(now));
         jobs
     }
 
-    /// Takes in a job's outcome; newly loaded messages are delivered.
-    pub fn complete_io(
+    /// The fsyncs (with metadata) every queue wants now.
+    pub fn poll_syncs(&mut self, now: Nanos) -> Vec<(QueueKey, IoJob)> {
+        let mut jobs = Vec::new();
+        self.poll_each(&mut jobs, |dq| dq.poll_sync(now));
+        jobs
+    }
+
+    fn poll_each(
+        &mut self,
+        jobs: &mut Vec<(QueueKey, IoJob)>,
+        mut poll: impl FnMut(&mut crate::diskqueue::DiskQueue) -> Option<IoJob>,
+    ) {
+        if let Some(j) = self.backlog.backend_mut().disk_queue().and_then(&mut poll) {
+            jobs.push((QueueKey::Backlog, j));
+        }
+        for (name, ch) in self.channels.iter_mut() {
+            if let Some(j) = ch
+                .queue_mut()
+                .backend_mut()
+                .disk_queue()
+                .and_then(&mut poll)
+            {
+                jobs.push((QueueKey::Channel(name.clone()), j));
+            }
+        }
+    }
+
+    /// Takes in a write job's outcome; newly loaded messages are delivered.
+    pub fn complete_write(
         &mut self,
         key: &QueueKey,
         outcome: IoOutcome,
@@ -485,9 +502,8 @@ impl<K> Topic<K> {
             .queue_mut(key)
             .and_then(|q| q.backend_mut().disk_queue())
         {
-            dq.complete_io(outcome, now);
+            dq.complete_write(outcome, now);
         }
-        self.settle_transfers();
         match key {
             QueueKey::Backlog => self.pump(now, out),
             QueueKey::Channel(name) => {
@@ -495,6 +511,17 @@ impl<K> Topic<K> {
             }
             QueueKey::Orphan => {}
         }
+    }
+
+    /// Takes in a sync job's outcome.
+    pub fn complete_sync(&mut self, key: &QueueKey, outcome: IoOutcome, now: Nanos) {
+        if let Some(dq) = self
+            .queue_mut(key)
+            .and_then(|q| q.backend_mut().disk_queue())
+        {
+            dq.complete_sync(outcome, now);
+        }
+        self.settle_transfers();
     }
 
     /// When a queue next wants disk work for time reasons (sync timeout, retry).
@@ -660,6 +687,25 @@ impl<K> Topic<K> {
         let d = ch.take_new_deadline();
         self.wake = self.wake.min(d);
         Some(r)
+    }
+
+    /// Pauses or unpauses a channel (unpausing delivers what its consumers
+    /// can take). Returns false if the channel does not exist.
+    pub fn set_channel_paused(
+        &mut self,
+        channel: &str,
+        paused: bool,
+        now: Nanos,
+        out: &mut impl Outbox<K>,
+    ) -> bool {
+        self.with_channel(channel, |ch| {
+            if paused {
+                ch.pause()
+            } else {
+                ch.unpause(now, out)
+            }
+        })
+        .is_some()
     }
 
     pub fn set_rdy(

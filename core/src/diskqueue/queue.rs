@@ -105,18 +105,51 @@ impl Chunk {
     }
 }
 
+/// What a running write job covers.
 #[derive(Debug)]
-struct JobState {
+struct WriteJob {
     epoch: u64,
     chunks: usize,
     records: u64,
+    files: BTreeSet<u64>,
     write_to: (Pos, u64),
     crc_to: u64,
-    sync: bool,
+    read_from: Option<Pos>,
+    /// Only removes the files of an emptied queue.
+    empties: bool,
+}
+
+impl WriteJob {
+    fn new(epoch: u64, write_end: Pos, write_seq: u64, crc: u64) -> Self {
+        WriteJob {
+            epoch,
+            chunks: 0,
+            records: 0,
+            files: BTreeSet::new(),
+            write_to: (write_end, write_seq),
+            crc_to: crc,
+            read_from: None,
+            empties: false,
+        }
+    }
+
+    fn empties(epoch: u64) -> Self {
+        WriteJob {
+            empties: true,
+            ..WriteJob::new(epoch, Pos::default(), 0, 0)
+        }
+    }
+}
+
+/// What a running sync job covers.
+#[derive(Debug)]
+struct SyncJob {
+    epoch: u64,
+    /// Every record written before the job is durable once it succeeds.
+    synced_to: u64,
+    files: BTreeSet<u64>,
     watermark: (Pos, u64),
     remove_below: u64,
-    read_from: Option<Pos>,
-    empties: bool,
 }
 
 #[derive(Debug)]
@@ -138,7 +171,6 @@ pub struct DiskQueue {
     written_crc: u64,
     synced_seq: u64,
     dirty_files: BTreeSet<u64>,
-    writes_since_sync: u64,
     last_sync: Option<Nanos>,
     force_sync: bool,
     /// End of every segment before the write segment.
@@ -167,10 +199,14 @@ pub struct DiskQueue {
     /// Whether a side file of deferrals exists.
     deferrals_file: bool,
 
-    job: Option<JobState>,
+    write_job: Option<WriteJob>,
+    sync_job: Option<SyncJob>,
     /// Files to remove (an `empty` while a job was in flight).
     pending_empty: Option<Vec<u64>>,
-    error: Option<String>,
+    /// The last error of each lane, while it lasts.
+    write_error: Option<String>,
+    sync_error: Option<String>,
+    read_error: Option<String>,
     retry_at: Nanos,
     /// Records skipped because a segment turned out corrupt while reading.
     pub corrupt_skips: u64,
@@ -206,7 +242,6 @@ impl DiskQueue {
             written_crc: 0,
             synced_seq: depth,
             dirty_files: BTreeSet::new(),
-            writes_since_sync: 0,
             last_sync: None,
             force_sync: false,
             finished,
@@ -224,9 +259,12 @@ impl DiskQueue {
             deferrals: BTreeMap::new(),
             deferrals_to_write: None,
             deferrals_file: false,
-            job: None,
+            write_job: None,
+            sync_job: None,
             pending_empty: None,
-            error: None,
+            write_error: None,
+            sync_error: None,
+            read_error: None,
             retry_at: 0,
             corrupt_skips: 0,
             recovery: Recovery::default(),
@@ -282,7 +320,14 @@ impl DiskQueue {
     }
 
     pub fn error(&self) -> Option<&str> {
-        self.error.as_deref()
+        self.write_error
+            .as_deref()
+            .or(self.sync_error.as_deref())
+            .or(self.read_error.as_deref())
+    }
+
+    fn failing(&self) -> bool {
+        self.write_error.is_some() || self.sync_error.is_some() || self.read_error.is_some()
     }
 
     /// Records appended so far (this process's count).
@@ -303,7 +348,7 @@ impl DiskQueue {
     /// A queue that could not be opened: it refuses everything, reporting why.
     pub fn failed(cfg: DqConfig, error: String) -> Self {
         let mut q = Self::new_empty(cfg);
-        q.error = Some(error);
+        q.write_error = Some(error);
         q.retry_at = Nanos::MAX;
         q
     }
@@ -457,187 +502,202 @@ impl DiskQueue {
         }
     }
 
-    /// The next batch of disk work, if any (one job at a time).
-    pub fn poll_io(&mut self, now: Nanos) -> Option<IoJob> {
-        if self.job.is_some() {
+    /// The next batch of writes (appends, and a read for the reader), if
+    /// any. Writes and syncs are separate lanes: writes go on while an
+    /// fsync runs, and publishers are answered once their records are
+    /// written (or synced, with --sync-every=1).
+    pub fn poll_write(&mut self, now: Nanos) -> Option<IoJob> {
+        if self.write_job.is_some() {
             return None;
         }
-        if let Some(segments) = self.pending_empty.take() {
+        if self.pending_empty.is_some() {
+            // Removing the emptied files waits for a running sync.
+            if self.sync_job.is_some() {
+                return None;
+            }
+            let segments = self.pending_empty.take().unwrap_or_default();
             let mut job = IoJob::default();
             for n in segments {
                 job.removes.push(files::segment(&self.cfg.name, n));
                 job.removes.push(files::checksums(&self.cfg.name, n));
             }
             job.removes.push(files::meta(&self.cfg.name));
-            self.job = Some(self.job_state(0, 0, false, true, None));
+            self.write_job = Some(WriteJob::empties(self.epoch));
             return Some(job);
         }
-        if self.error.is_some() && now < self.retry_at {
+        if self.failing() && now < self.retry_at {
             return None;
         }
-        let last_sync = *self.last_sync.get_or_insert(now);
-        self.freeze_building();
+        // Writes may run ahead of fsync by one --sync-every window at most.
+        let unsynced = self.written_seq - self.synced_seq;
+        let may_write = self.cfg.sync_every <= 1 || unsynced < 2 * self.cfg.sync_every;
         let mut job = IoJob::default();
-        if self.repair {
-            // A failed write may have left part of a batch behind: cut every
-            // file it touched back to what is known to be written.
-            for n in self.written_end.file..=self.write_end.file {
-                let (pos, crc) = if n == self.written_end.file {
-                    (self.written_end.pos, self.written_crc)
-                } else {
-                    (0, 0)
-                };
-                job.truncates.push((files::segment(&self.cfg.name, n), pos));
-                job.truncates
-                    .push((files::checksums(&self.cfg.name, n), crc));
+        let mut w = WriteJob::new(self.epoch, self.write_end, self.write_seq, self.written_crc);
+        if may_write {
+            self.freeze_building();
+            if self.repair {
+                // A failed write may have left part of a batch behind: cut
+                // every file it touched back to what is known to be written.
+                for n in self.written_end.file..=self.write_end.file {
+                    let (pos, crc) = if n == self.written_end.file {
+                        (self.written_end.pos, self.written_crc)
+                    } else {
+                        (0, 0)
+                    };
+                    job.truncates.push((files::segment(&self.cfg.name, n), pos));
+                    job.truncates
+                        .push((files::checksums(&self.cfg.name, n), crc));
+                }
             }
+            let mut crc_file = self.written_end.file;
+            for c in self.tail.iter().skip(self.tail_written) {
+                if c.start == 0 {
+                    // A new segment: whatever a file of that name holds is
+                    // stale (left by a crash mid-removal) and must not precede it.
+                    job.truncates
+                        .push((files::segment(&self.cfg.name, c.file), 0));
+                    job.truncates
+                        .push((files::checksums(&self.cfg.name, c.file), 0));
+                }
+                job.appends
+                    .push((files::segment(&self.cfg.name, c.file), c.data.clone()));
+                job.appends
+                    .push((files::checksums(&self.cfg.name, c.file), c.crcs.clone()));
+                w.records += c.records;
+                w.files.insert(c.file);
+                if c.file != crc_file {
+                    crc_file = c.file;
+                    w.crc_to = 0;
+                }
+                w.crc_to += c.crcs.len() as u64;
+            }
+            w.chunks = self.tail.len() - self.tail_written;
+            w.write_to = (self.write_end, self.write_seq);
         }
-        let mut records = 0;
-        let mut files_touched = BTreeSet::new();
-        let (mut crc_file, mut crc_to) = (self.written_end.file, self.written_crc);
-        for c in self.tail.iter().skip(self.tail_written) {
-            if c.start == 0 {
-                // A new segment: whatever a file of that name holds is stale
-                // (left by a crash mid-removal) and must not precede it.
-                job.truncates
-                    .push((files::segment(&self.cfg.name, c.file), 0));
-                job.truncates
-                    .push((files::checksums(&self.cfg.name, c.file), 0));
-            }
-            job.appends
-                .push((files::segment(&self.cfg.name, c.file), c.data.clone()));
-            job.appends
-                .push((files::checksums(&self.cfg.name, c.file), c.crcs.clone()));
-            records += c.records;
-            files_touched.insert(c.file);
-            if c.file != crc_file {
-                crc_file = c.file;
-                crc_to = 0;
-            }
-            crc_to += c.crcs.len() as u64;
-        }
-        let chunks = self.tail.len() - self.tail_written;
-        let watermark = self.watermark();
-        let unsynced = self.writes_since_sync + records;
-        let moved = watermark != self.persisted_watermark;
-        let sync = self.force_sync
-            || unsynced >= self.cfg.sync_every
-            || ((unsynced > 0 || moved || !self.pending_acks.is_empty())
-                && now - last_sync >= self.cfg.sync_timeout)
-            || self.deferrals_to_write.is_some();
-        let mut remove_below = self.oldest_file;
-        if sync {
-            let all: BTreeSet<u64> = self.dirty_files.union(&files_touched).copied().collect();
-            for f in all {
-                job.syncs.push(files::segment(&self.cfg.name, f));
-                job.syncs.push(files::checksums(&self.cfg.name, f));
-            }
-            let meta = Meta {
-                depth: self.write_seq.saturating_sub(watermark.1) as i64,
-                read: watermark.0,
-                write: self.write_end,
-            };
-            job.atomic_writes
-                .push((files::meta(&self.cfg.name), meta.encode()));
-            if let Some(d) = self.deferrals_to_write.take() {
-                job.atomic_writes
-                    .push((files::deferrals(&self.cfg.name), d));
-            }
-            remove_below = watermark.0.file;
-            for n in self.known_segments(remove_below) {
-                job.removes.push(files::segment(&self.cfg.name, n));
-                job.removes.push(files::checksums(&self.cfg.name, n));
-            }
-        }
-        let read_from = if self.wants_disk_read() {
+        if self.wants_disk_read() {
             let end = self.segment_end(self.fetch.file);
             // A chunk always holds a whole record, even one of the largest
             // size: the reader only moves on by whole records.
             let chunk = READ_CHUNK.max(record::HEADER as usize + self.cfg.max_msg_size as usize);
             let max = (end.saturating_sub(self.fetch.pos) as usize).min(chunk);
-            (max > 0).then(|| {
+            if max > 0 {
                 job.read = Some(ReadRequest {
                     name: files::segment(&self.cfg.name, self.fetch.file),
                     offset: self.fetch.pos,
                     max,
                 });
-                self.fetch
-            })
-        } else {
-            None
-        };
+                w.read_from = Some(self.fetch);
+            }
+        }
         if job.is_empty() {
             return None;
         }
-        let mut st = self.job_state(chunks, records, sync, false, read_from);
-        st.crc_to = crc_to;
-        st.watermark = watermark;
-        st.remove_below = remove_below;
-        self.job = Some(st);
+        self.write_job = Some(w);
         Some(job)
     }
 
-    fn job_state(
-        &self,
-        chunks: usize,
-        records: u64,
-        sync: bool,
-        empties: bool,
-        read_from: Option<Pos>,
-    ) -> JobState {
-        JobState {
-            epoch: self.epoch,
-            chunks,
-            records,
-            write_to: (self.write_end, self.write_seq),
-            crc_to: self.written_crc,
-            sync,
-            watermark: self.watermark(),
-            remove_below: self.oldest_file,
-            read_from,
-            empties,
+    /// Whether a sync (with the metadata) is due.
+    fn sync_due(&self, now: Nanos) -> bool {
+        let unsynced = self.written_seq - self.synced_seq;
+        let moved = self.watermark() != self.persisted_watermark;
+        let waited = self
+            .last_sync
+            .is_some_and(|t| now - t >= self.cfg.sync_timeout);
+        self.force_sync && self.write_job.is_none() && !self.has_unwritten()
+            || unsynced >= self.cfg.sync_every
+            || ((unsynced > 0 || moved || !self.pending_acks.is_empty()) && waited)
+            || self.deferrals_to_write.is_some() && !self.has_unwritten()
+    }
+
+    fn has_unwritten(&self) -> bool {
+        self.tail.len() > self.tail_written || self.building.as_ref().is_some_and(|b| b.records > 0)
+    }
+
+    /// The next fsync of what is written, with the metadata describing it
+    /// and the removal of segments no longer needed, if due.
+    pub fn poll_sync(&mut self, now: Nanos) -> Option<IoJob> {
+        if self.sync_job.is_some() || self.pending_empty.is_some() {
+            return None;
         }
+        self.last_sync.get_or_insert(now);
+        if !self.sync_due(now) {
+            return None;
+        }
+        // The reader may have taken records still in memory, not yet
+        // written: the metadata cannot point past what this sync covers
+        // (those records were never acknowledged to their producers).
+        let (w, wseq) = self.watermark();
+        let watermark = if wseq > self.written_seq || w > self.written_end {
+            (self.written_end, self.written_seq)
+        } else {
+            (w, wseq)
+        };
+        let files = std::mem::take(&mut self.dirty_files);
+        let mut job = IoJob::default();
+        for f in &files {
+            job.syncs.push(files::segment(&self.cfg.name, *f));
+            job.syncs.push(files::checksums(&self.cfg.name, *f));
+        }
+        // The metadata describes what this fsync makes durable.
+        let meta = Meta {
+            depth: self.written_seq.saturating_sub(watermark.1) as i64,
+            read: watermark.0,
+            write: self.written_end,
+        };
+        job.atomic_writes
+            .push((files::meta(&self.cfg.name), meta.encode()));
+        if let Some(d) = self.deferrals_to_write.take() {
+            job.atomic_writes
+                .push((files::deferrals(&self.cfg.name), d));
+        }
+        let remove_below = watermark.0.file;
+        for n in self.known_segments(remove_below) {
+            job.removes.push(files::segment(&self.cfg.name, n));
+            job.removes.push(files::checksums(&self.cfg.name, n));
+        }
+        self.sync_job = Some(SyncJob {
+            epoch: self.epoch,
+            synced_to: self.written_seq,
+            files,
+            watermark,
+            remove_below,
+        });
+        Some(job)
     }
 
     /// Whether a job is being performed.
     pub fn io_busy(&self) -> bool {
-        self.job.is_some()
+        self.write_job.is_some() || self.sync_job.is_some()
     }
 
-    /// Whether there is disk work waiting for [`DiskQueue::poll_io`].
+    /// Whether there is disk work waiting for [`DiskQueue::poll_write`] or
+    /// [`DiskQueue::poll_sync`].
     pub fn wants_io(&self, now: Nanos) -> bool {
-        if self.job.is_some() {
-            return false;
-        }
         if self.pending_empty.is_some() {
-            return true;
+            return self.write_job.is_none();
         }
-        if self.error.is_some() {
-            return now >= self.retry_at;
+        if self.failing() {
+            return now >= self.retry_at && !self.io_busy();
         }
-        self.building.as_ref().is_some_and(|b| b.records > 0)
-            || self.tail.len() > self.tail_written
-            || self.force_sync
-            || self.deferrals_to_write.is_some()
-            || self.wants_disk_read()
+        (self.write_job.is_none() && (self.has_unwritten() || self.wants_disk_read()))
+            || (self.sync_job.is_none() && self.sync_due(now))
     }
 
     /// Whether writes, a sync or a removal are still to be done (reads aside).
     pub fn has_pending_writes(&self) -> bool {
-        self.job.is_some()
+        self.io_busy()
             || self.pending_empty.is_some()
-            || self.building.as_ref().is_some_and(|b| b.records > 0)
-            || self.tail.len() > self.tail_written
+            || self.has_unwritten()
             || self.force_sync
             || self.deferrals_to_write.is_some()
     }
 
     /// When the queue next wants I/O for time reasons (sync timeout, retry).
     pub fn next_deadline(&self) -> Option<Nanos> {
-        if self.error.is_some() {
+        if self.failing() {
             return Some(self.retry_at);
         }
-        let pending = self.writes_since_sync > 0
+        let pending = self.written_seq > self.synced_seq
             || self.watermark() != self.persisted_watermark
             || !self.pending_acks.is_empty();
         match (pending, self.last_sync) {
@@ -647,70 +707,85 @@ impl DiskQueue {
         }
     }
 
-    /// Takes in the outcome of the job from [`DiskQueue::poll_io`].
-    pub fn complete_io(&mut self, outcome: IoOutcome, now: Nanos) {
-        let Some(js) = self.job.take() else { return };
-        if js.empties || js.epoch != self.epoch {
+    /// Takes in the outcome of the job from [`DiskQueue::poll_write`].
+    pub fn complete_write(&mut self, outcome: IoOutcome, now: Nanos) {
+        let Some(w) = self.write_job.take() else {
+            return;
+        };
+        if w.empties || w.epoch != self.epoch {
             return;
         }
         match outcome.write {
             Ok(()) => {
-                self.error = None;
+                if w.chunks > 0 {
+                    self.dirty_files.extend(w.files.iter().copied());
+                    self.written_end = w.write_to.0;
+                    self.written_seq = w.write_to.1;
+                    self.written_crc = w.crc_to;
+                    self.tail_written += w.chunks;
+                }
+                self.write_error = None;
                 self.repair = false;
-                if js.chunks > 0 {
-                    let files: Vec<u64> = self
-                        .tail
-                        .iter()
-                        .skip(self.tail_written)
-                        .take(js.chunks)
-                        .map(|c| c.file)
-                        .collect();
-                    self.dirty_files.extend(files);
-                    self.written_end = js.write_to.0;
-                    self.written_seq = js.write_to.1;
-                    self.written_crc = js.crc_to;
-                    self.writes_since_sync += js.records;
-                }
-                self.tail_written += js.chunks;
-                if js.sync && outcome.synced {
-                    self.synced_seq = self.written_seq;
-                    self.writes_since_sync = 0;
-                    self.dirty_files.clear();
-                    self.last_sync = Some(now);
-                    self.force_sync = false;
-                    self.persisted_watermark = js.watermark;
-                    if outcome.removed {
-                        self.oldest_file = self.oldest_file.max(js.remove_below);
-                        let keep = self.finished.split_off(&self.oldest_file);
-                        self.finished = keep;
-                    }
-                    while let Some(&(needs, seq)) = self.pending_acks.front() {
-                        if needs > self.synced_seq {
-                            break;
-                        }
-                        self.pending_acks.pop_front();
-                        self.outstanding.remove(&seq);
-                    }
-                }
             }
             Err(e) => {
-                self.error = Some(format!("disk queue {}: {e}", self.cfg.name));
+                self.write_error = Some(format!("disk queue {}: {e}", self.cfg.name));
                 self.retry_at = now + RETRY_AFTER;
-                self.repair = js.chunks > 0;
+                self.repair = w.chunks > 0;
             }
         }
-        if let (Some(from), Some(read)) = (js.read_from, outcome.read) {
+        if let (Some(from), Some(read)) = (w.read_from, outcome.read) {
             match read {
-                Ok(buf) if from == self.fetch => self.take_read(Bytes::from(buf)),
+                Ok(buf) if from == self.fetch => {
+                    self.read_error = None;
+                    self.take_read(Bytes::from(buf));
+                }
                 Ok(_) => {}
                 Err(e) => {
-                    self.error = Some(format!("disk queue {}: read failed: {e}", self.cfg.name));
+                    self.read_error =
+                        Some(format!("disk queue {}: read failed: {e}", self.cfg.name));
                     self.retry_at = now + RETRY_AFTER;
                 }
             }
         }
         self.evict_tail();
         self.settle_at_tail();
+    }
+
+    /// Takes in the outcome of the job from [`DiskQueue::poll_sync`].
+    pub fn complete_sync(&mut self, outcome: IoOutcome, now: Nanos) {
+        let Some(s) = self.sync_job.take() else {
+            return;
+        };
+        if s.epoch != self.epoch {
+            return;
+        }
+        if outcome.write.is_err() || !outcome.synced {
+            // Nothing is known durable: the files stay dirty, try again later.
+            self.dirty_files.extend(s.files);
+            if let Err(e) = outcome.write {
+                self.sync_error = Some(format!("disk queue {}: sync failed: {e}", self.cfg.name));
+                self.retry_at = now + RETRY_AFTER;
+            }
+            return;
+        }
+        self.sync_error = None;
+        self.synced_seq = self.synced_seq.max(s.synced_to);
+        self.last_sync = Some(now);
+        if self.write_job.is_none() && !self.has_unwritten() && self.written_seq == s.synced_to {
+            self.force_sync = false;
+        }
+        self.persisted_watermark = s.watermark;
+        if outcome.removed {
+            self.oldest_file = self.oldest_file.max(s.remove_below);
+            self.finished = self.finished.split_off(&self.oldest_file);
+        }
+        while let Some(&(needs, seq)) = self.pending_acks.front() {
+            if needs > self.synced_seq {
+                break;
+            }
+            self.pending_acks.pop_front();
+            self.outstanding.remove(&seq);
+        }
     }
 
     fn take_read(&mut self, buf: Bytes) {
@@ -754,7 +829,7 @@ impl DiskQueue {
             } else {
                 self.written_end
             };
-            self.error = Some(format!(
+            self.read_error = Some(format!(
                 "disk queue {}: corrupt record in segment {}, skipped to the next one",
                 self.cfg.name, self.fetch.file
             ));
@@ -766,7 +841,7 @@ impl DiskQueue {
     /// fetched everything the count is known exactly: settle it there, as
     /// go-diskqueue resets a depth that is not 0 at the tail, and persist it.
     fn settle_at_tail(&mut self) {
-        if self.job.is_some()
+        if self.io_busy()
             || !self.readahead.is_empty()
             || self.fetch < self.write_end
             || self.write_seq == self.fetch_seq
@@ -875,7 +950,7 @@ fn next_readable(finished: &BTreeMap<u64, u64>, write: Pos, mut p: Pos) -> Pos {
 
 impl Backend for DiskQueue {
     fn can_accept(&self, count: usize, bytes: usize) -> Result<(), BackendError> {
-        if let Some(e) = &self.error {
+        if let Some(e) = self.write_error.as_ref().or(self.sync_error.as_ref()) {
             return Err(BackendError(e.clone()));
         }
         let max = self.cfg.max_disk_bytes;
@@ -942,7 +1017,8 @@ impl Backend for DiskQueue {
         let old = std::mem::replace(self, fresh);
         self.epoch = old.epoch + 1;
         self.pending_empty = Some(segments);
-        self.job = old.job;
+        self.write_job = old.write_job;
+        self.sync_job = old.sync_job;
         self.recovery = old.recovery;
     }
 
@@ -959,7 +1035,7 @@ impl Backend for DiskQueue {
     }
 
     fn health(&self) -> Option<String> {
-        self.error.clone()
+        self.error().map(str::to_string)
     }
 
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any {

@@ -22,11 +22,23 @@ pub(crate) fn msg(i: u64, body: &str) -> Message {
     Message::new(MessageId::from_guid(i), T0, Bytes::from(body.to_string()))
 }
 
-/// Runs every job the queue asks for, synchronously.
+/// Runs every job the queue asks for, both lanes, synchronously.
 pub(crate) fn drive(q: &mut DiskQueue, disk: &mut MemDisk, now: i64) {
-    while let Some(job) = q.poll_io(now) {
-        let out = execute(&job, disk);
-        q.complete_io(out, now);
+    loop {
+        let mut progressed = false;
+        if let Some(job) = q.poll_write(now) {
+            let out = execute(&job, disk);
+            q.complete_write(out, now);
+            progressed = true;
+        }
+        if let Some(job) = q.poll_sync(now) {
+            let out = execute(&job, disk);
+            q.complete_sync(out, now);
+            progressed = true;
+        }
+        if !progressed {
+            break;
+        }
     }
 }
 
@@ -353,12 +365,19 @@ fn pop_all_bounded(q: &mut DiskQueue, disk: &mut MemDisk) -> Vec<String> {
             q.ack(m.origin);
             v.push(String::from_utf8_lossy(&m.body).into_owned());
         }
-        match q.poll_io(T0) {
-            Some(job) => {
-                let out = execute(&job, disk);
-                q.complete_io(out, T0);
-            }
-            None => return v,
+        let mut progressed = false;
+        if let Some(job) = q.poll_write(T0) {
+            let out = execute(&job, disk);
+            q.complete_write(out, T0);
+            progressed = true;
+        }
+        if let Some(job) = q.poll_sync(T0) {
+            let out = execute(&job, disk);
+            q.complete_sync(out, T0);
+            progressed = true;
+        }
+        if !progressed {
+            return v;
         }
     }
     panic!("the queue never stops asking for I/O; read so far: {v:?}");

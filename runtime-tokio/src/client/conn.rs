@@ -156,7 +156,7 @@ pub(crate) async fn dial(
             }
             continue;
         }
-        stream = upgrade(stream, step)?;
+        stream = upgrade(stream, step, cfg, addr, &mut buf).await?;
         match read_handshake_frame(&mut stream, &mut buf, cfg).await? {
             Frame::Response(d) if &d[..] == OK => {}
             _ => return Err(Error::Protocol(format!("invalid response from {step:?}"))),

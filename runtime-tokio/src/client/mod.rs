@@ -5,8 +5,10 @@
 //! Connections speak IDENTIFY with feature negotiation (client id,
 //! hostname, user agent, heartbeats answered with NOP, output buffering,
 //! sample rate, message timeout) and AUTH when nsqd requires it. TLS,
-//! snappy and deflate are negotiated in IDENTIFY and go in as transport
-//! wrappers (`transport::upgrade`); they are not offered yet.
+//! snappy and deflate (go-nsq's `tls_v1`, `tls_root_ca_file`,
+//! `tls_insecure_skip_verify`, `tls_cert`/`tls_key`, `snappy`, `deflate`,
+//! `deflate_level`) are negotiated in IDENTIFY and go in as transport
+//! wrappers (`transport::upgrade`, the stream types nsqd uses too).
 //!
 //! ```no_run
 //! use nsq_runtime_tokio::client::{handler_fn, Config, Consumer, Message, Producer};

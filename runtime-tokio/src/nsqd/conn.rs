@@ -1,36 +1,35 @@
 //! One TCP client: a reader task that parses and executes commands, and a
 //! writer task that flushes the connection's output buffer (which topics
 //! fill with message frames directly).
+//!
+//! IDENTIFY may upgrade the stream (TLS, then snappy or deflate). The
+//! reader then takes the write half back from the writer (after it flushed
+//! the plain IDENTIFY answer), reunites the halves, wraps the stream, writes
+//! each upgrade's `OK` through it, splits it again and restarts the writer.
 
 use super::ops::{ConnOps, Durability};
 use super::registry::TopicCell;
 use super::shared::{ConnShared, Handle};
+use super::transport::{reunite, split, split_boxed, Reader, Writer};
 use super::Inner;
 use crate::clock;
+use crate::stream::{self, BoxStream, Prefixed};
 use bytes::BytesMut;
-use nsq_core::broker::{Client, Reply, TickAction};
-use nsq_core::wire::command::{CommandParser, ParseError};
-use nsq_core::wire::frame::{put_frame, FrameType, HEARTBEAT};
+use nsq_core::auth::{AuthRequest, AuthState};
+use nsq_core::broker::{Client, Reply, TickAction, Upgrades};
+use nsq_core::stats::ClientIdentity;
+use nsq_core::wire::command::{CommandParser, ParseError, RawCommand};
+use nsq_core::wire::frame::{put_frame, FrameType, HEARTBEAT, OK};
 use nsq_core::wire::ClientError;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const READ_CHUNK: usize = 64 * 1024;
 /// Stop reading commands while this much output waits (a client that does
 /// not read its responses gets back-pressure instead of growing our memory).
 const MAX_PENDING_OUTPUT: usize = 4 * 1024 * 1024;
-
-#[cfg(not(madsim))]
-fn split(s: TcpStream) -> (impl AsyncRead + Unpin, impl AsyncWrite + Unpin) {
-    s.into_split()
-}
-
-#[cfg(madsim)]
-fn split(s: TcpStream) -> (impl AsyncRead + Unpin, impl AsyncWrite + Unpin) {
-    tokio::io::split(s)
-}
 
 pub(crate) async fn serve(inner: Arc<Inner>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
@@ -56,25 +55,51 @@ pub(crate) async fn serve(inner: Arc<Inner>, stream: TcpStream, peer: SocketAddr
     }
     let id = inner.next_client_id();
     let shared: Handle = Arc::new(ConnShared::new(id));
-    inner.add_conn(&shared);
     tracing::info!("TCP: new client({peer})");
-    let writer = tokio::spawn(write_loop(Arc::clone(&shared), wr));
     let mut session = Session::new(&inner, &shared, peer);
-    session.read_loop(&mut rd).await;
-    session.leave();
-    shared.set_reader_done();
-    let _ = writer.await;
-    inner.remove_conn(id);
+    inner.conns.add(&shared);
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let (mut rd, mut wr) = (Reader::Plain(rd), Writer::Plain(wr));
+    loop {
+        let writer = tokio::spawn(write_loop(Arc::clone(&shared), wr));
+        let Some(upgrades) = session.read_loop(&mut rd, &mut buf).await else {
+            session.leave();
+            shared.set_reader_done();
+            let _ = writer.await;
+            break;
+        };
+        // Everything before the upgrade (the IDENTIFY answer) goes out plain.
+        shared.request_hand_back(true);
+        let back = writer.await.ok().flatten();
+        shared.request_hand_back(false);
+        // (IDENTIFY happens before SUB: there is no channel to leave here.)
+        let Some(stream) = back.and_then(|w| reunite(rd, w)) else {
+            break;
+        };
+        match session.upgrade(stream, upgrades, &mut buf).await {
+            Ok(s) => (rd, wr) = split_boxed(s),
+            Err(e) => {
+                tracing::error!("PROTOCOL(V2): [{peer}] IDENTIFY failed {e}");
+                break;
+            }
+        }
+    }
+    inner.conns.remove(id);
     tracing::info!("PROTOCOL(V2): [{peer}] exiting");
 }
 
-async fn write_loop(shared: Handle, mut wr: impl AsyncWrite + Unpin) {
+/// Flushes the output buffer until the reader is done (then shuts the
+/// stream) or wants the write half back for an upgrade (then returns it).
+async fn write_loop(shared: Handle, mut wr: Writer) -> Option<Writer> {
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     loop {
         shared.take_output(&mut buf);
         if buf.is_empty() {
             if shared.reader_done() {
                 break;
+            }
+            if shared.hand_back_requested() {
+                return Some(wr);
             }
             shared.writer_wakeup().await;
             continue;
@@ -84,10 +109,19 @@ async fn write_loop(shared: Handle, mut wr: impl AsyncWrite + Unpin) {
         shared.notify_drained();
         if !ok {
             shared.set_writer_failed();
-            return;
+            return None;
         }
     }
     let _ = wr.shutdown().await;
+    None
+}
+
+/// Writes one response frame straight to an upgraded stream.
+async fn send_ok(stream: &mut BoxStream) -> std::io::Result<()> {
+    let mut frame = Vec::with_capacity(16);
+    put_frame(&mut frame, FrameType::Response, OK);
+    stream.write_all(&frame).await?;
+    stream.flush().await
 }
 
 /// The reader side of a connection.
@@ -99,6 +133,10 @@ struct Session<'a> {
     parser: CommandParser,
     sub_cell: Option<Arc<TopicCell>>,
     pub_cell: Option<Arc<TopicCell>>,
+    /// The client certificate's CN (after a TLS upgrade), for the auth server.
+    common_name: String,
+    /// The topic of the PUB/MPUB/DPUB being executed (a reused buffer).
+    pub_topic: Vec<u8>,
 }
 
 enum Flow {
@@ -106,30 +144,85 @@ enum Flow {
     Close,
     /// A publish appended to disk: answer once it is durable, then go on.
     Wait(Durability, Reply, &'static str),
+    /// IDENTIFY negotiated stream upgrades: stop reading the old stream.
+    Upgrade(Upgrades),
+    /// AUTH: ask the auth server, answer, then go on.
+    Auth,
+    /// The auth grant expired: ask again, then run this command.
+    Reauth(RawCommand),
+}
+
+/// What a command may change in the connection's identity record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Touches {
+    Nothing,
+    Identity,
+    PubCounts,
+}
+
+impl Touches {
+    fn of(name: &[u8]) -> Self {
+        match name {
+            b"PUB" | b"MPUB" | b"DPUB" => Touches::PubCounts,
+            b"IDENTIFY" | b"SUB" | b"CLS" | b"AUTH" => Touches::Identity,
+            _ => Touches::Nothing,
+        }
+    }
 }
 
 impl<'a> Session<'a> {
     fn new(inner: &'a Inner, shared: &'a Handle, peer: SocketAddr) -> Self {
         let cfg = Arc::clone(&inner.client_cfg);
+        let client = Client::new(shared.id, cfg, &peer.ip().to_string(), clock::now());
+        shared.info().identity = ClientIdentity::new(&client, peer.to_string());
         Session {
             inner,
             shared,
             peer,
-            parser: CommandParser::new(cfg.limits),
-            client: Client::new(shared.id, cfg, &peer.ip().to_string(), clock::now()),
+            parser: CommandParser::new(client.config().limits),
+            client,
             sub_cell: None,
             pub_cell: None,
+            common_name: String::new(),
+            pub_topic: Vec::new(),
         }
     }
 
-    async fn read_loop(&mut self, rd: &mut (impl AsyncRead + Unpin)) {
-        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    /// Copies what the last command changed into the connection's identity record.
+    fn sync_info(&self, touched: Touches) {
+        match touched {
+            Touches::Nothing => {}
+            Touches::Identity => {
+                let mut info = self.shared.info();
+                info.identity.update_from(&self.client);
+                if info.sub != self.client.sub {
+                    info.sub.clone_from(&self.client.sub);
+                }
+            }
+            Touches::PubCounts => {
+                let Ok(topic) = std::str::from_utf8(&self.pub_topic) else {
+                    return;
+                };
+                if let Some(&n) = self.client.pub_counts.get(topic) {
+                    self.shared.info().identity.set_published(topic, n);
+                }
+            }
+        }
+    }
+
+    /// Reads and runs commands until the connection ends (`None`) or
+    /// IDENTIFY asks for stream upgrades (bytes read past it stay in `buf`).
+    async fn read_loop(
+        &mut self,
+        rd: &mut (impl AsyncRead + Unpin),
+        buf: &mut BytesMut,
+    ) -> Option<Upgrades> {
         loop {
             while self.shared.pending() > MAX_PENDING_OUTPUT && !self.shared.close_requested() {
                 self.shared.reader_wakeup().await;
             }
             if self.shared.close_requested() {
-                return;
+                return None;
             }
             if buf.capacity() - buf.len() < READ_CHUNK / 4 {
                 buf.reserve(READ_CHUNK);
@@ -139,31 +232,65 @@ impl<'a> Session<'a> {
                 biased;
                 _ = self.shared.reader_wakeup() => Flow::Continue,
                 _ = sleep_until(deadline) => self.on_timer(),
-                r = rd.read_buf(&mut buf) => match r {
+                r = rd.read_buf(buf) => match r {
                     Ok(0) | Err(_) => {
-                        if let Some(e) = self.parser.eof_error(&buf) {
+                        if let Some(e) = self.parser.eof_error(buf) {
                             self.send_error(&e);
                         }
                         Flow::Close
                     }
                     Ok(_) => {
                         self.client.on_read(clock::now());
-                        self.run_commands(&mut buf)
+                        self.run_commands(buf)
                     }
                 },
             };
-            if !self.settle(flow, &mut buf).await {
-                return;
+            match self.settle(flow, buf).await {
+                Flow::Continue => {}
+                Flow::Upgrade(up) => return Some(up),
+                _ => return None,
             }
         }
     }
 
-    /// Finishes what a batch of commands left pending; false = close.
-    async fn settle(&mut self, mut flow: Flow, buf: &mut BytesMut) -> bool {
+    /// Finishes what a batch of commands left pending: `Continue`, `Close`
+    /// or `Upgrade`.
+    async fn settle(&mut self, mut flow: Flow, buf: &mut BytesMut) -> Flow {
         loop {
             match flow {
-                Flow::Continue => return true,
-                Flow::Close => return false,
+                Flow::Continue | Flow::Close | Flow::Upgrade(_) => return flow,
+                Flow::Auth => {
+                    let answer = self.ask_auth().await;
+                    let identity = answer
+                        .as_ref()
+                        .ok()
+                        .map(|s| (s.identity.clone(), s.identity_url.clone()));
+                    match self.client.auth_answered(answer) {
+                        Ok(reply) => {
+                            if let Some((id, url)) = identity {
+                                self.shared
+                                    .update_info(|i| i.identity.auth = Some((id, url)));
+                            }
+                            self.reply(reply);
+                        }
+                        Err(e) => {
+                            self.send_error(&e);
+                            return Flow::Close;
+                        }
+                    }
+                    flow = self.run_commands(buf);
+                }
+                Flow::Reauth(raw) => {
+                    let answer = self.ask_auth().await;
+                    if let Err(e) = self.client.auth_refreshed(answer) {
+                        self.send_error(&e);
+                        return Flow::Close;
+                    }
+                    flow = match self.execute(raw, clock::now()) {
+                        Some(f) => f,
+                        None => self.run_commands(buf),
+                    };
+                }
                 Flow::Wait(durability, reply, code) => {
                     let synced = self.inner.opts.sync_every <= 1;
                     match durability.wait(synced).await {
@@ -171,7 +298,7 @@ impl<'a> Session<'a> {
                         Err(e) => {
                             let cmd = code.trim_start_matches("E_").trim_end_matches("_FAILED");
                             self.send_error(&ClientError::fatal(code, format!("{cmd} failed {e}")));
-                            return false;
+                            return Flow::Close;
                         }
                     }
                     flow = self.run_commands(buf);
@@ -184,10 +311,79 @@ impl<'a> Session<'a> {
         match reply {
             Reply::Nothing => {}
             Reply::Response(data) => self.shared.push_frame(FrameType::Response, &data),
-            // Upgrades are never offered by this runtime's ClientConfig.
             Reply::Identify { json, .. } => self.shared.push_frame(FrameType::Response, &json),
-            Reply::Auth(_) => {}
+            // Answered through `Flow::Auth` / `Flow::Reauth`.
+            Reply::Auth(_) | Reply::Reauth(_) => {}
         }
+    }
+
+    /// Asks the auth servers about this connection (NSQ's `QueryAuthd`).
+    async fn ask_auth(&self) -> Result<AuthState, String> {
+        let req = AuthRequest {
+            remote_ip: self.peer.ip().to_string(),
+            tls: self.client.tls,
+            secret: self.client.auth_request_secret().to_string(),
+            common_name: self.common_name.clone(),
+        };
+        let answer = self.inner.authd.query(&req).await;
+        if let Err(e) = &answer {
+            tracing::warn!("PROTOCOL(V2): [{}] AUTH failed {e}", self.peer);
+        }
+        answer
+    }
+
+    /// Performs IDENTIFY's upgrades in NSQ's order, each confirmed with `OK`
+    /// through the upgraded stream. `leftover` (bytes read past IDENTIFY)
+    /// belongs to the upgraded stream.
+    async fn upgrade(
+        &mut self,
+        stream: BoxStream,
+        up: Upgrades,
+        leftover: &mut BytesMut,
+    ) -> std::io::Result<BoxStream> {
+        let mut stream: BoxStream = if leftover.is_empty() {
+            stream
+        } else {
+            Box::new(Prefixed::new(leftover.split(), stream))
+        };
+        let peer = self.peer;
+        if up.tls {
+            tracing::info!("PROTOCOL(V2): [{peer}] upgrading connection to TLS");
+            let config = self
+                .inner
+                .tls
+                .clone()
+                .ok_or_else(|| std::io::Error::other("TLS negotiated without a TLS config"))?;
+            let (s, info) = crate::tls::accept(config, stream).await?;
+            stream = s;
+            self.client.tls = true;
+            self.common_name = info.common_name;
+            self.shared.update_info(|i| {
+                i.identity.tls = Some(nsq_core::stats::TlsInfo {
+                    version: nsq_core::tls::version_name(info.version),
+                    cipher_suite: nsq_core::tls::cipher_suite_name(info.cipher_suite),
+                    ..Default::default()
+                });
+            });
+            send_ok(&mut stream).await?;
+        }
+        if up.snappy {
+            tracing::info!("PROTOCOL(V2): [{peer}] upgrading connection to snappy");
+            stream = stream::snappy(stream);
+            self.client.snappy = true;
+            self.shared.update_info(|i| i.identity.snappy = true);
+            send_ok(&mut stream).await?;
+        }
+        if let Some(level) = up.deflate {
+            tracing::info!(
+                "PROTOCOL(V2): [{peer}] upgrading connection to deflate (level {level})"
+            );
+            stream = stream::deflate(stream, level);
+            self.client.deflate = true;
+            self.shared.update_info(|i| i.identity.deflate = true);
+            send_ok(&mut stream).await?;
+        }
+        Ok(stream)
     }
 
     fn on_timer(&mut self) -> Flow {
@@ -226,34 +422,56 @@ impl<'a> Session<'a> {
                     return Flow::Close;
                 }
             };
-            let code = match raw.name() {
-                b"MPUB" => "E_MPUB_FAILED",
-                b"DPUB" => "E_DPUB_FAILED",
-                _ => "E_PUB_FAILED",
-            };
-            let mut ops = ConnOps {
-                registry: &self.inner.registry,
-                me: self.shared,
-                sub_cell: &mut self.sub_cell,
-                pub_cell: &mut self.pub_cell,
-                pending: None,
-            };
-            let result = self.client.exec(raw, now, &mut ops);
-            match (result, ops.pending.take()) {
-                (Ok(reply), Some(durability)) => return Flow::Wait(durability, reply, code),
-                (Ok(Reply::Auth(_)), None) => {
-                    self.send_error(&ClientError::fatal("E_AUTH_FAILED", "AUTH failed"));
-                    return Flow::Close;
+            if let Some(flow) = self.execute(raw, now) {
+                return flow;
+            }
+        }
+    }
+
+    /// Runs one command; `Some` stops the batch.
+    fn execute(&mut self, raw: RawCommand, now: nsq_core::io::Nanos) -> Option<Flow> {
+        let code = match raw.name() {
+            b"MPUB" => "E_MPUB_FAILED",
+            b"DPUB" => "E_DPUB_FAILED",
+            _ => "E_PUB_FAILED",
+        };
+        let touched = Touches::of(raw.name());
+        if touched == Touches::PubCounts {
+            self.pub_topic.clear();
+            self.pub_topic
+                .extend_from_slice(raw.param(1).unwrap_or_default());
+        }
+        let mut ops = ConnOps {
+            registry: &self.inner.registry,
+            me: self.shared,
+            sub_cell: &mut self.sub_cell,
+            pub_cell: &mut self.pub_cell,
+            pending: None,
+        };
+        let result = self.client.exec(raw, now, &mut ops);
+        let pending = ops.pending.take();
+        if result.is_ok() {
+            self.sync_info(touched);
+        }
+        match (result, pending) {
+            (Ok(reply), Some(durability)) => return Some(Flow::Wait(durability, reply, code)),
+            (Ok(Reply::Auth(_)), None) => return Some(Flow::Auth),
+            (Ok(Reply::Reauth(raw)), None) => return Some(Flow::Reauth(raw)),
+            (Ok(Reply::Identify { json, upgrades }), None) => {
+                self.shared.push_frame(FrameType::Response, &json);
+                if upgrades != Upgrades::default() {
+                    return Some(Flow::Upgrade(upgrades));
                 }
-                (Ok(reply), None) => self.reply(reply),
-                (Err(e), _) => {
-                    self.send_error(&e);
-                    if e.fatal {
-                        return Flow::Close;
-                    }
+            }
+            (Ok(reply), None) => self.reply(reply),
+            (Err(e), _) => {
+                self.send_error(&e);
+                if e.fatal {
+                    return Some(Flow::Close);
                 }
             }
         }
+        None
     }
 
     /// The connection is over: leave the channel (ephemeral channels and

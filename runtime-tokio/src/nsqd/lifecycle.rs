@@ -7,17 +7,16 @@ use super::Inner;
 use crate::clock;
 use nsq_core::io::Disk;
 use nsq_core::metadata::{self, Metadata};
-use nsq_core::Options;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// `--data-path`, or the current directory as in NSQ.
-pub fn data_dir(opts: &Options) -> PathBuf {
+#[cfg(not(madsim))]
+pub fn data_dir(opts: &nsq_core::Options) -> std::path::PathBuf {
     if opts.data_path.is_empty() {
-        std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
+        std::env::current_dir().unwrap_or_else(|_| ".".into())
     } else {
-        PathBuf::from(&opts.data_path)
+        opts.data_path.clone().into()
     }
 }
 
@@ -202,20 +201,20 @@ pub async fn persist_metadata_loop(inner: Arc<Inner>) {
 
 /// Asks every connection to close and waits (briefly) until they have.
 pub async fn close_connections(inner: &Inner) {
-    let conns: Vec<_> = inner.conns().values().cloned().collect();
-    for c in &conns {
+    for c in inner.conns.all() {
         c.request_close();
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
-        let changed = inner.conns_changed.notified();
+        let changed = inner.conns.removed.notified();
         tokio::pin!(changed);
         changed.as_mut().enable();
-        if inner.conns().is_empty() {
+        if inner.conns.is_empty() {
             return;
         }
-        if tokio::time::timeout_at(deadline, changed).await.is_err() {
-            tracing::warn!("{} connections did not close in time", inner.conns().len());
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if tokio::time::timeout(left, changed).await.is_err() {
+            tracing::warn!("{} connections did not close in time", inner.conns.len());
             return;
         }
     }
@@ -247,7 +246,8 @@ pub async fn persist_all(inner: &Inner) {
                 break;
             }
             cell.wake_io();
-            if tokio::time::timeout_at(deadline, done).await.is_err() {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if tokio::time::timeout(left, done).await.is_err() {
                 tracing::error!(
                     "TOPIC({}): could not write everything to disk before exiting: {}",
                     cell.name,

@@ -1,30 +1,44 @@
-//! nsqd on tokio: listeners, connections, topics, their timers and disk I/O.
+//! nsqd on tokio: listeners, connections, topics with their timers and
+//! disk I/O, lookupd registration, the HTTP API and the statsd pusher.
 
+// Only the HTTP API uses these so far (not built under the simulator).
+#[cfg_attr(madsim, allow(dead_code))]
+mod admin;
+mod authd;
 mod backends;
 mod conn;
+mod conns;
 pub mod disk_io;
+#[cfg(not(madsim))]
+mod http;
 mod lifecycle;
 mod lookup;
+mod memstats;
 pub mod ops;
 mod precreate;
 pub mod registry;
 pub mod shared;
+mod stats;
+mod statsd;
+mod transport;
 
+use crate::clock;
+use conns::Conns;
 use disk_io::DiskFactory;
 use lookup::LookupHandle;
+use nsq_core::api::config::LogLevel;
 use nsq_core::broker::config::MemoryOnly;
 use nsq_core::broker::{BrokerConfig, ClientConfig};
+use nsq_core::io::Nanos;
 use nsq_core::lookup::registrar::{NodeInfo, RegistrarConfig, Timing};
 use nsq_core::lookup::Registrar;
 use nsq_core::Options;
 use registry::Registry;
-use shared::Handle;
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 
 /// Why nsqd could not start.
 #[derive(Debug)]
@@ -46,18 +60,40 @@ impl std::fmt::Display for NsqdError {
 
 impl std::error::Error for NsqdError {}
 
+/// Applies a new log level (the binary installs one; see [`Nsqd::set_log_level_hook`]).
+pub type LogLevelHook = Arc<dyn Fn(LogLevel) -> Result<(), String> + Send + Sync>;
+
+struct LogControl {
+    level: LogLevel,
+    hook: Option<LogLevelHook>,
+}
+
 pub(crate) struct Inner {
+    /// The options in effect: broadcast ports and the statsd prefix are
+    /// resolved at start, as NSQ does.
     pub opts: Options,
     pub client_cfg: Arc<ClientConfig>,
     pub registry: Registry,
+    /// TLS for IDENTIFY's `tls_v1` (and HTTPS), when a certificate is set.
+    pub tls: Option<Arc<crate::tls::ServerConfig>>,
+    pub authd: authd::Authd,
     /// Disk handles (none: everything stays in memory).
     pub disks: Option<DiskFactory>,
     lookup: LookupHandle,
+    pub conns: Conns,
+    pub start_time: Nanos,
+    pub tcp_addr: SocketAddr,
+    pub http_addr: Option<SocketAddr>,
+    /// Where the API listens over TLS (`--https-address`, with a certificate).
+    pub https_addr: Option<SocketAddr>,
+    #[cfg_attr(madsim, allow(dead_code))]
+    pub hostname: String,
     next_client_id: AtomicU64,
-    /// Live connections, to close them at shutdown.
-    conns: Mutex<BTreeMap<u64, Handle>>,
-    conns_changed: Notify,
     stop: Notify,
+    /// The error that makes nsqd unhealthy (set by the disk code), if any.
+    health: RwLock<Option<String>>,
+    lookupd: watch::Sender<Vec<String>>,
+    log: Mutex<LogControl>,
 }
 
 impl Inner {
@@ -65,27 +101,86 @@ impl Inner {
         self.next_client_id.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    fn conns(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Handle>> {
-        self.conns.lock().unwrap_or_else(|e| e.into_inner())
+    /// Marks nsqd unhealthy with `error`, or healthy again with `None`.
+    pub fn set_health(&self, error: Option<String>) {
+        *self.health.write().unwrap_or_else(|e| e.into_inner()) = error;
     }
 
-    pub(crate) fn add_conn(&self, h: &Handle) {
-        self.conns().insert(h.id, Arc::clone(h));
+    /// What makes nsqd unhealthy: an error set explicitly, or else the
+    /// first disk error of any queue (it clears when the disk recovers).
+    fn health_error(&self) -> Option<String> {
+        let set = self
+            .health
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        set.or_else(|| {
+            self.registry
+                .all()
+                .iter()
+                .find_map(|cell| cell.lock().topic.health())
+        })
     }
 
-    pub(crate) fn remove_conn(&self, id: u64) {
-        self.conns().remove(&id);
-        self.conns_changed.notify_waiters();
+    /// NSQ's health text: `OK` or `NOK - <error>`.
+    pub fn health(&self) -> String {
+        nsq_core::stats::health_text(self.health_error().as_deref())
+    }
+
+    #[cfg_attr(madsim, allow(dead_code))]
+    pub fn is_healthy(&self) -> bool {
+        self.health_error().is_none()
+    }
+
+    #[cfg_attr(madsim, allow(dead_code))]
+    pub fn lookupd_addresses(&self) -> Vec<String> {
+        self.lookupd.borrow().clone()
+    }
+
+    /// Replaces the nsqlookupd addresses: dropped lookupds are closed, new
+    /// ones connected and told everything.
+    #[cfg_attr(madsim, allow(dead_code))]
+    pub fn set_lookupd_addresses(&self, addrs: Vec<String>) {
+        self.lookup.set_tcp_addresses(addrs.clone());
+        self.lookupd.send_replace(addrs);
+    }
+
+    fn log(&self) -> std::sync::MutexGuard<'_, LogControl> {
+        self.log.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    #[cfg_attr(madsim, allow(dead_code))]
+    pub fn log_level(&self) -> LogLevel {
+        self.log().level
+    }
+
+    /// Applies a new log level through the installed hook (if any).
+    #[cfg_attr(madsim, allow(dead_code))]
+    pub fn set_log_level(&self, level: LogLevel) -> Result<(), String> {
+        let mut log = self.log();
+        if let Some(hook) = &log.hook {
+            hook(level)?;
+        }
+        log.level = level;
+        tracing::info!("log level set to {level:?}");
+        Ok(())
     }
 }
 
 /// A running nsqd.
 pub struct Nsqd {
     inner: Arc<Inner>,
-    tcp_addr: SocketAddr,
     accept: tokio::task::JoinHandle<()>,
-    persister: Option<tokio::task::JoinHandle<()>>,
+    /// The HTTP server, the statsd pusher and the metadata writer: stopped at shutdown.
+    services: Vec<tokio::task::JoinHandle<()>>,
     lock: Option<lifecycle::DirLock>,
+}
+
+async fn bind(addr: &str) -> Result<(TcpListener, SocketAddr), NsqdError> {
+    let err = |e| NsqdError::Listen(addr.to_string(), e);
+    let l = TcpListener::bind(addr).await.map_err(err)?;
+    let a = l.local_addr().map_err(err)?;
+    Ok((l, a))
 }
 
 impl Nsqd {
@@ -103,28 +198,62 @@ impl Nsqd {
     }
 
     /// Starts with the given disk (or memory only), without a directory lock.
-    pub async fn start_with(opts: Options, disks: Option<DiskFactory>) -> Result<Nsqd, NsqdError> {
+    pub async fn start_with(
+        mut opts: Options,
+        disks: Option<DiskFactory>,
+    ) -> Result<Nsqd, NsqdError> {
         opts.validate().map_err(NsqdError::Options)?;
+        opts.apply_tls_rules().map_err(NsqdError::Options)?;
+        let tls = crate::tls::server_config(&opts)
+            .map_err(|e| NsqdError::Options(format!("failed to build TLS config - {e}")))?;
         let mut client_cfg = ClientConfig::from_options(&opts);
-        // What this runtime can upgrade a connection to.
-        client_cfg.tls_available = false;
-        client_cfg.snappy_enabled = false;
-        client_cfg.deflate_enabled = false;
+        client_cfg.tls_available = tls.is_some();
         let backends: Arc<dyn nsq_core::broker::BackendFactory> = match &disks {
             Some(d) => Arc::new(backends::DiskBackends::new(opts.clone(), Arc::clone(d))),
             None => Arc::new(MemoryOnly),
         };
         let broker_cfg = BrokerConfig::from_options(&opts, backends);
-        let seed = opts.node_id as u64;
-        let listener = TcpListener::bind(&opts.tcp_address)
-            .await
-            .map_err(|e| NsqdError::Listen(opts.tcp_address.clone(), e))?;
-        let tcp_addr = listener
-            .local_addr()
-            .map_err(|e| NsqdError::Listen(opts.tcp_address.clone(), e))?;
+        let authd = authd::Authd::new(&opts, opts.node_id as u64).map_err(NsqdError::Options)?;
+        let (listener, tcp_addr) = bind(&opts.tcp_address).await?;
         tracing::info!("TCP: listening on {tcp_addr}");
-        // nsqd serves no HTTP yet: once it does, pass its listener's address here.
-        let node = node_info(&opts, tcp_addr, None, &crate::host::hostname());
+        #[cfg(not(madsim))]
+        let http = if opts.http_address.is_empty() {
+            None
+        } else {
+            let (l, a) = bind(&opts.http_address).await?;
+            tracing::info!("HTTP: listening on {a}");
+            Some((l, a))
+        };
+        #[cfg(madsim)]
+        let http: Option<((), SocketAddr)> = None;
+        let http_addr = http.as_ref().map(|(_, a)| *a);
+        #[cfg(not(madsim))]
+        let https = match (&tls, opts.https_address.is_empty()) {
+            (Some(_), false) => {
+                let (l, a) = bind(&opts.https_address).await?;
+                tracing::info!("HTTPS: listening on {a}");
+                Some((l, a))
+            }
+            _ => None,
+        };
+        #[cfg(madsim)]
+        let https: Option<((), SocketAddr)> = None;
+        let https_addr = https.as_ref().map(|(_, a)| *a);
+        // NSQ fills in the broadcast ports and the statsd prefix's host key.
+        if opts.broadcast_http_port == 0 {
+            opts.broadcast_http_port = http_addr.map_or(0, |a| a.port());
+        }
+        if opts.broadcast_tcp_port == 0 {
+            opts.broadcast_tcp_port = tcp_addr.port();
+        }
+        opts.statsd_prefix = nsq_core::stats::statsd::resolve_prefix(
+            &opts.statsd_prefix,
+            &opts.broadcast_address,
+            opts.broadcast_http_port,
+        );
+        let seed = opts.node_id as u64;
+        let hostname = crate::host::hostname();
+        let node = node_info(&opts, tcp_addr, http_addr, &hostname);
         if node.http_port == 0 && !opts.lookupd_tcp_addresses.is_empty() {
             tracing::warn!(
                 "LOOKUP: broadcast HTTP port is 0, lookupds will refuse this nsqd; set --broadcast-http-port"
@@ -136,80 +265,113 @@ impl Nsqd {
             timing: Timing::default(),
             seed: seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(tcp_addr.port()),
         });
+        let (lookupd, _) = watch::channel(opts.lookupd_tcp_addresses.clone());
         let inner = Arc::new_cyclic(|weak| {
             let addrs = opts.lookupd_tcp_addresses.clone();
             let (lookup, catalog) = LookupHandle::start(registrar, addrs, weak.clone());
             Inner {
                 client_cfg: Arc::new(client_cfg),
                 registry: Registry::new(broker_cfg, seed, disks.clone()).with_catalog(catalog),
+                tls,
+                authd,
                 disks,
                 lookup,
+                conns: Conns::default(),
+                start_time: clock::now(),
+                tcp_addr,
+                http_addr,
+                https_addr,
+                hostname,
                 next_client_id: AtomicU64::new(0),
-                conns: Mutex::new(BTreeMap::new()),
-                conns_changed: Notify::new(),
                 stop: Notify::new(),
+                health: RwLock::new(None),
+                lookupd,
+                log: Mutex::new(LogControl {
+                    level: LogLevel::Info,
+                    hook: None,
+                }),
                 opts,
             }
         });
-        let persister = match &inner.disks {
-            Some(_) => {
-                lifecycle::load(&inner).await.map_err(NsqdError::DataPath)?;
-                Some(tokio::spawn(lifecycle::persist_metadata_loop(Arc::clone(
-                    &inner,
-                ))))
-            }
-            None => None,
-        };
+        let mut services = Vec::new();
+        if inner.disks.is_some() {
+            lifecycle::load(&inner).await.map_err(NsqdError::DataPath)?;
+            services.push(tokio::spawn(lifecycle::persist_metadata_loop(Arc::clone(
+                &inner,
+            ))));
+        }
         let accept = tokio::spawn(accept_loop(Arc::clone(&inner), listener));
+        #[cfg(not(madsim))]
+        if let Some((l, _)) = http {
+            services.push(http::start(Arc::clone(&inner), l));
+        }
+        #[cfg(not(madsim))]
+        if let (Some((l, _)), Some(config)) = (https, inner.tls.clone()) {
+            services.push(http::start_https(Arc::clone(&inner), l, config));
+        }
+        if !inner.opts.statsd_address.is_empty() {
+            services.push(tokio::spawn(statsd::run(Arc::clone(&inner))));
+        }
         Ok(Nsqd {
             inner,
-            tcp_addr,
             accept,
-            persister,
+            services,
             lock: None,
         })
     }
 
     pub fn tcp_addr(&self) -> SocketAddr {
-        self.tcp_addr
+        self.inner.tcp_addr
     }
 
+    /// Where the HTTP API listens (`None` with `--http-address=""`).
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.inner.http_addr
+    }
+
+    /// The options in effect (broadcast ports and statsd prefix resolved).
     pub fn options(&self) -> &Options {
         &self.inner.opts
     }
 
-    /// The first disk error of any queue, while there is one (NSQ's health).
-    pub fn health(&self) -> Option<String> {
+    /// What each live connection negotiated and who it is, by client id.
+    pub fn conn_infos(&self) -> Vec<(u64, nsq_core::stats::ClientIdentity)> {
         self.inner
-            .registry
+            .conns
             .all()
             .iter()
-            .find_map(|cell| cell.lock().topic.health())
+            .map(|h| (h.id, h.info().identity.clone()))
+            .collect()
     }
 
-    /// Stops accepting, closes every connection, writes every message held
-    /// in memory (in flight and deferred too) to disk, syncs, and writes
-    /// the metadata.
-    pub async fn shutdown(self) {
-        self.inner.stop.notify_one();
-        let _ = self.accept.await;
-        if let Some(p) = self.persister {
-            p.abort();
-        }
-        lifecycle::close_connections(&self.inner).await;
-        if self.inner.disks.is_some() {
-            lifecycle::persist_all(&self.inner).await;
-        }
-        self.inner.lookup.stop().await;
-        drop(self.lock);
-        tracing::info!("NSQ: bye");
+    /// Marks nsqd unhealthy (`/ping` answers 500 with the error) or healthy again.
+    pub fn set_health(&self, error: Option<String>) {
+        self.inner.set_health(error);
+    }
+
+    /// The nsqlookupd TCP addresses, updated by `PUT /config/nsqlookupd_tcp_addresses`.
+    pub fn lookupd_addresses_watch(&self) -> watch::Receiver<Vec<String>> {
+        self.inner.lookupd.subscribe()
+    }
+
+    /// Lets `PUT /config/log_level` change the log level: `current` is the
+    /// level in effect, `hook` applies a new one.
+    pub fn set_log_level_hook(&self, current: LogLevel, hook: LogLevelHook) {
+        let mut log = self.inner.log();
+        log.level = current;
+        log.hook = Some(hook);
+    }
+
+    /// The first disk error of any queue, or an error set explicitly.
+    pub fn health(&self) -> Option<String> {
+        self.inner.health_error()
     }
 
     /// Replaces the lookupds this nsqd registers with (NSQ's
     /// `PUT /config/nsqlookupd_tcp_addresses`): dropped ones are closed,
     /// new ones connected and told everything.
     pub fn set_lookupd_tcp_addresses(&self, addrs: Vec<String>) {
-        self.inner.lookup.set_tcp_addresses(addrs);
+        self.inner.set_lookupd_addresses(addrs);
     }
 
     /// The lookupd TCP addresses currently configured.
@@ -220,6 +382,27 @@ impl Nsqd {
     /// The lookupds' HTTP addresses learned from their IDENTIFY answers.
     pub fn lookupd_http_addresses(&self) -> Vec<String> {
         self.inner.lookup.http_addresses()
+    }
+
+    /// Stops accepting, closes every connection, writes every message held
+    /// in memory (in flight and deferred too) to disk, syncs, writes the
+    /// metadata and leaves the lookupds.
+    pub async fn shutdown(self) {
+        for s in &self.services {
+            s.abort();
+        }
+        self.inner.stop.notify_one();
+        let _ = self.accept.await;
+        for s in self.services {
+            let _ = s.await;
+        }
+        lifecycle::close_connections(&self.inner).await;
+        if self.inner.disks.is_some() {
+            lifecycle::persist_all(&self.inner).await;
+        }
+        self.inner.lookup.stop().await;
+        drop(self.lock);
+        tracing::info!("NSQ: bye");
     }
 }
 

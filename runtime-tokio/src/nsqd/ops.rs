@@ -5,7 +5,7 @@ use super::registry::{Registry, TopicCell, TopicState};
 use super::shared::{Deliver, Handle};
 use bytes::Bytes;
 use nsq_core::broker::inflight::InFlightError;
-use nsq_core::broker::{BrokerOps, ConsumerSettings, QueueKey, Subscription};
+use nsq_core::broker::{BrokerOps, ConsumerSettings, QueueKey, Subscription, Topic};
 use nsq_core::io::Nanos;
 use nsq_core::wire::MessageId;
 use std::sync::Arc;
@@ -50,8 +50,9 @@ impl Durability {
 }
 
 impl ConnOps<'_> {
-    /// Runs `f` on the live topic `name`, creating it if needed.
-    fn on_topic<T>(
+    /// Runs `f` on the live topic `name`, creating it if needed (the HTTP
+    /// API publishes through here too).
+    pub(crate) fn on_topic<T>(
         registry: &Registry,
         cache: &mut Option<Arc<TopicCell>>,
         name: &str,
@@ -79,6 +80,28 @@ impl ConnOps<'_> {
         }
     }
 
+    /// Publishes on `topic` with `f`, and returns the disk records the
+    /// publisher's answer must wait for (if the publish reached disk).
+    pub(crate) fn publish_on(
+        registry: &Registry,
+        cache: &mut Option<Arc<TopicCell>>,
+        topic: &str,
+        now: Nanos,
+        f: impl FnOnce(&mut Topic<Handle>) -> Result<(), String>,
+    ) -> Result<Option<Durability>, String> {
+        let marks = Self::on_topic(registry, cache, topic, now, |st| {
+            let before = st.topic.disk_appended();
+            f(&mut st.topic)?;
+            Ok::<_, String>((st.topic.disk_appended() != before).then(|| st.topic.disk_marks()))
+        })?;
+        Ok(marks.and_then(|marks| {
+            cache.as_ref().map(|cell| Durability {
+                cell: Arc::clone(cell),
+                marks,
+            })
+        }))
+    }
+
     /// Runs `f` on the subscribed topic, if it still exists.
     fn on_sub<T>(&mut self, now: Nanos, f: impl FnOnce(&mut TopicState) -> T) -> Option<T> {
         let cell = self.sub_cell.as_ref()?;
@@ -94,17 +117,9 @@ impl ConnOps<'_> {
 
 impl BrokerOps for ConnOps<'_> {
     fn publish(&mut self, topic: &str, bodies: Vec<Bytes>, now: Nanos) -> Result<(), String> {
-        let marks = Self::on_topic(self.registry, self.pub_cell, topic, now, |st| {
-            let before = st.topic.disk_appended();
-            st.topic.publish(bodies, now, &mut Deliver)?;
-            Ok::<_, String>((st.topic.disk_appended() != before).then(|| st.topic.disk_marks()))
+        self.pending = Self::publish_on(self.registry, self.pub_cell, topic, now, |t| {
+            t.publish(bodies, now, &mut Deliver)
         })?;
-        if let (Some(marks), Some(cell)) = (marks, self.pub_cell.as_ref()) {
-            self.pending = Some(Durability {
-                cell: Arc::clone(cell),
-                marks,
-            });
-        }
         Ok(())
     }
 

@@ -174,7 +174,7 @@ impl Registry {
         tracing::info!("TOPIC({name}): created");
         tokio::spawn(run_timer(Arc::clone(&cell)));
         if let Some(disks) = &self.disks {
-            tokio::spawn(run_io(Arc::clone(&cell), disks()));
+            tokio::spawn(run_io(Arc::clone(&cell), Arc::clone(disks)));
         }
         cell
     }
@@ -249,45 +249,83 @@ async fn run_timer(cell: Arc<TopicCell>) {
     }
 }
 
-/// Performs a topic's disk work: takes every queue's job under the lock,
-/// runs them off the network threads, feeds the outcomes back, repeats.
-async fn run_io(cell: Arc<TopicCell>, disk: Box<dyn nsq_core::io::Disk + Send>) {
-    let mut disk = Some(disk);
+/// Performs a topic's disk work in two lanes that run side by side:
+/// writes (appends and reads) and syncs (fsync, metadata, removals), so
+/// publishers are answered while an fsync runs. Each lane takes every
+/// queue's job under the lock, runs the batch off the network threads,
+/// feeds the outcomes back, and goes again.
+async fn run_io(cell: Arc<TopicCell>, disks: DiskFactory) {
+    use std::future::Future;
+    use std::pin::Pin;
+    type Batch = Pin<
+        Box<
+            dyn Future<Output = (Box<dyn nsq_core::io::Disk + Send>, super::disk_io::Outcomes)>
+                + Send,
+        >,
+    >;
+    let (mut write_disk, mut sync_disk) = (Some(disks()), Some(disks()));
+    let mut writing: Option<Batch> = None;
+    let mut syncing: Option<Batch> = None;
     loop {
-        let (jobs, deleted, next) = {
+        let (deleted, next) = {
             let mut st = cell.lock();
             let now = clock::now();
-            let jobs = st.topic.poll_io(now);
-            (jobs, st.deleted, st.topic.next_io_deadline())
-        };
-        if jobs.is_empty() {
-            if deleted {
-                cell.io_done.notify_waiters();
-                return;
-            }
-            match next {
-                Some(d) => {
-                    tokio::select! {
-                        _ = tokio::time::sleep_until(clock::instant_at(d)) => {}
-                        _ = cell.io_wake.notified() => {}
+            if writing.is_none() {
+                let jobs = st.topic.poll_writes(now);
+                if !jobs.is_empty() {
+                    if let Some(d) = write_disk.take() {
+                        writing = Some(Box::pin(run_jobs(d, jobs)));
                     }
                 }
-                None => cell.io_wake.notified().await,
             }
-            continue;
-        }
-        let Some(d) = disk.take() else { return };
-        let (d, outcomes) = run_jobs(d, jobs).await;
-        disk = Some(d);
-        {
-            let mut st = cell.lock();
-            let now = clock::now();
-            for (key, outcome) in outcomes {
-                st.topic.complete_io(&key, outcome, now, &mut Deliver);
+            if syncing.is_none() {
+                let jobs = st.topic.poll_syncs(now);
+                if !jobs.is_empty() {
+                    if let Some(d) = sync_disk.take() {
+                        syncing = Some(Box::pin(run_jobs(d, jobs)));
+                    }
+                }
             }
-            cell.after_op(&mut st);
+            (st.deleted, st.topic.next_io_deadline())
+        };
+        if writing.is_none() && syncing.is_none() && deleted {
+            cell.io_done.notify_waiters();
+            return;
         }
-        cell.io_done.notify_waiters();
+        let sleep = async {
+            match next {
+                Some(d) => tokio::time::sleep_until(clock::instant_at(d)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            Some((d, outcomes)) = async { match writing.as_mut() { Some(f) => Some(f.await), None => None } } => {
+                writing = None;
+                write_disk = Some(d);
+                let mut st = cell.lock();
+                let now = clock::now();
+                for (key, outcome) in outcomes {
+                    st.topic.complete_write(&key, outcome, now, &mut Deliver);
+                }
+                cell.after_op_at(&mut st, now);
+                drop(st);
+                cell.io_done.notify_waiters();
+            }
+            Some((d, outcomes)) = async { match syncing.as_mut() { Some(f) => Some(f.await), None => None } } => {
+                syncing = None;
+                sync_disk = Some(d);
+                let mut st = cell.lock();
+                let now = clock::now();
+                for (key, outcome) in outcomes {
+                    st.topic.complete_sync(&key, outcome, now);
+                }
+                cell.after_op_at(&mut st, now);
+                drop(st);
+                cell.io_done.notify_waiters();
+            }
+            _ = cell.io_wake.notified() => {}
+            _ = sleep, if writing.is_none() || syncing.is_none() => {}
+        }
     }
 }
 

@@ -1,9 +1,11 @@
 //! What a connection shares with the rest of nsqd: its output buffer (topics
-//! write message frames straight into it under their own lock) and the
-//! signals between its reader, its writer and the broker.
+//! write message frames straight into it under their own lock), the
+//! signals between its reader, its writer and the broker, and who it is
+//! (for the stats).
 
 use bytes::BytesMut;
-use nsq_core::broker::Outbox;
+use nsq_core::broker::{Outbox, Subscription};
+use nsq_core::stats::ClientIdentity;
 use nsq_core::wire::frame::{put_frame, put_message_frame, FrameType};
 use nsq_core::wire::Message;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,6 +14,14 @@ use tokio::sync::Notify;
 
 /// A subscribed connection as topics see it.
 pub type Handle = Arc<ConnShared>;
+
+/// Who a connection is, kept up to date by its reader for the stats.
+#[derive(Debug, Clone, Default)]
+pub struct ConnInfo {
+    pub identity: ClientIdentity,
+    /// Where it is subscribed (its consumer counts live in that channel).
+    pub sub: Option<Subscription>,
+}
 
 #[derive(Debug, Default)]
 pub struct ConnShared {
@@ -27,6 +37,10 @@ pub struct ConnShared {
     reader_done: AtomicBool,
     /// The socket failed while writing.
     writer_failed: AtomicBool,
+    /// The reader wants the write half back (a stream upgrade): the writer
+    /// flushes what is pending and returns it.
+    hand_back: AtomicBool,
+    info: Mutex<ConnInfo>,
 }
 
 impl ConnShared {
@@ -35,6 +49,12 @@ impl ConnShared {
             id,
             ..Default::default()
         }
+    }
+
+    /// The connection's identity record (the reader writes, stats read).
+    pub fn info(&self) -> MutexGuard<'_, ConnInfo> {
+        // Plain data: a panic elsewhere cannot leave it half-updated in a harmful way.
+        self.info.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn out(&self) -> MutexGuard<'_, BytesMut> {
@@ -72,6 +92,22 @@ impl ConnShared {
     /// Swaps the pending output into `into` (which must be empty).
     pub fn take_output(&self, into: &mut BytesMut) {
         std::mem::swap(&mut *self.out(), into);
+    }
+
+    pub fn update_info(&self, f: impl FnOnce(&mut ConnInfo)) {
+        f(&mut self.info())
+    }
+
+    /// Asks the writer to flush and hand its half back (see `conn.rs`).
+    pub fn request_hand_back(&self, on: bool) {
+        self.hand_back.store(on, Ordering::Release);
+        if on {
+            self.writer_wake.notify_one();
+        }
+    }
+
+    pub fn hand_back_requested(&self) -> bool {
+        self.hand_back.load(Ordering::Acquire)
     }
 
     pub fn request_close(&self) {

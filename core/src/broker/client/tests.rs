@@ -14,12 +14,22 @@ struct Conn {
     /// Response/error frames written back, as text.
     replies: Vec<String>,
     closed: bool,
+    /// The auth server's answers, in turn (JSON, or a failure).
+    authd: std::collections::VecDeque<Result<&'static str, String>>,
+    /// The secrets the auth server was asked with.
+    auth_queries: Vec<String>,
 }
 
 impl Conn {
     fn new(id: u64) -> Self {
-        let cfg = Arc::new(ClientConfig::default());
+        Self::with_config(id, ClientConfig::default())
+    }
+
+    fn with_config(id: u64, cfg: ClientConfig) -> Self {
+        let cfg = Arc::new(cfg);
         Conn {
+            authd: Default::default(),
+            auth_queries: Vec::new(),
             parser: CommandParser::new(cfg.limits),
             client: Client::new(id, cfg, "127.0.0.1", T0),
             buf: BytesMut::new(),
@@ -45,16 +55,35 @@ impl Conn {
                 }
             };
             let mut ops = broker.ops(self.client.id);
-            match self.client.exec(raw, now, &mut ops) {
+            let mut result = self.client.exec(raw, now, &mut ops);
+            while let Ok(Reply::Reauth(raw)) = result {
+                let answer = self.ask_authd(now);
+                result = match self.client.auth_refreshed(answer) {
+                    Ok(()) => self.client.exec(raw, now, &mut ops),
+                    Err(e) => Err(e),
+                };
+            }
+            if let Ok(Reply::Auth(_)) = result {
+                let answer = self.ask_authd(now);
+                result = self.client.auth_answered(answer);
+            }
+            match result {
                 Ok(Reply::Nothing) => {}
                 Ok(Reply::Response(b)) => self.replies.push(String::from_utf8_lossy(&b).into()),
                 Ok(Reply::Identify { json, .. }) => {
                     self.replies.push(String::from_utf8(json).unwrap())
                 }
-                Ok(Reply::Auth(_)) => self.replies.push("AUTH?".into()),
+                Ok(Reply::Auth(_)) | Ok(Reply::Reauth(_)) => unreachable!("answered above"),
                 Err(e) => self.fail(e),
             }
         }
+    }
+
+    fn ask_authd(&mut self, now: Nanos) -> Result<crate::auth::AuthState, String> {
+        self.auth_queries
+            .push(self.client.auth_request_secret().to_string());
+        let answer = self.authd.pop_front().expect("test gave an auth answer")?;
+        crate::auth::AuthState::from_response(answer.as_bytes(), now)
     }
 
     fn fail(&mut self, e: ClientError) {
@@ -273,4 +302,137 @@ fn ephemeral_channel_goes_with_the_connection() {
     assert!(b.topics.contains_key("t#ephemeral"));
     b.disconnect(&c.client);
     assert!(!b.topics.contains_key("t#ephemeral"));
+}
+
+fn auth_conn() -> Conn {
+    let cfg = ClientConfig {
+        auth_enabled: true,
+        ..ClientConfig::default()
+    };
+    Conn::with_config(1, cfg)
+}
+
+const GRANT_SUB_ARCHIVE: &str = r#"{"ttl":10,"identity":"bob","identity_url":"http://id","authorizations":[{"topic":"^t$","channels":["^archive$"],"permissions":["subscribe"]}]}"#;
+
+#[test]
+fn auth_grants_only_what_the_server_said() {
+    let mut b = broker();
+    let mut c = auth_conn();
+    c.cmd(&mut b, |o| encode::publish(o, "t", b"x"));
+    assert_eq!(c.replies, ["E_AUTH_FIRST AUTH required before PUB"]);
+    assert!(c.closed);
+
+    let mut c = auth_conn();
+    c.authd.push_back(Ok(GRANT_SUB_ARCHIVE));
+    c.cmd(&mut b, |o| encode::auth(o, b"sekrit"));
+    assert_eq!(
+        c.replies,
+        [r#"{"identity":"bob","identity_url":"http://id","permission_count":1}"#]
+    );
+    assert_eq!(c.auth_queries, ["sekrit"]);
+    c.cmd(&mut b, |o| encode::auth(o, b"again"));
+    assert_eq!(c.replies[1], "E_INVALID AUTH already set");
+
+    let mut c = auth_conn();
+    c.authd.push_back(Ok(GRANT_SUB_ARCHIVE));
+    c.cmd(&mut b, |o| encode::auth(o, b"sekrit"));
+    c.cmd(&mut b, |o| encode::publish(o, "t", b"x"));
+    assert_eq!(
+        c.replies[1],
+        r#"E_UNAUTHORIZED AUTH failed for PUB on "t" """#
+    );
+    assert!(c.closed);
+
+    let mut c = auth_conn();
+    c.authd.push_back(Ok(GRANT_SUB_ARCHIVE));
+    c.cmd(&mut b, |o| encode::auth(o, b"sekrit"));
+    c.cmd(&mut b, |o| encode::sub(o, "t", "other"));
+    assert_eq!(
+        c.replies[1],
+        r#"E_UNAUTHORIZED AUTH failed for SUB on "t" "other""#
+    );
+
+    let mut c = auth_conn();
+    c.authd.push_back(Ok(GRANT_SUB_ARCHIVE));
+    c.cmd(&mut b, |o| encode::auth(o, b"sekrit"));
+    c.cmd(&mut b, |o| encode::sub(o, "t", "archive"));
+    assert_eq!(c.replies[1], "OK");
+    assert!(!c.closed);
+}
+
+#[test]
+fn mpub_authorization_is_checked_before_its_body() {
+    let mut b = broker();
+    let mut c = auth_conn();
+    c.authd.push_back(Ok(GRANT_SUB_ARCHIVE));
+    c.cmd(&mut b, |o| encode::auth(o, b"s"));
+    // the line alone is refused: no body was needed
+    c.send(&mut b, b"MPUB t\n", T0);
+    assert_eq!(
+        c.replies[1],
+        r#"E_UNAUTHORIZED AUTH failed for MPUB on "t" """#
+    );
+    assert!(c.closed);
+}
+
+#[test]
+fn auth_failures_and_empty_grants() {
+    let mut b = broker();
+    let mut c = auth_conn();
+    c.authd.push_back(Err("connection refused".into()));
+    c.cmd(&mut b, |o| encode::auth(o, b"s"));
+    assert_eq!(c.replies, ["E_AUTH_FAILED AUTH failed"]);
+    assert!(c.closed);
+
+    let mut c = auth_conn();
+    c.authd.push_back(Ok(r#"{"ttl":10,"authorizations":[]}"#));
+    c.cmd(&mut b, |o| encode::auth(o, b"s"));
+    assert_eq!(c.replies, ["E_UNAUTHORIZED AUTH no authorizations found"]);
+
+    let mut c = auth_conn();
+    c.authd.push_back(Ok(r#"{"ttl":0,"authorizations":[]}"#));
+    c.cmd(&mut b, |o| encode::auth(o, b"s"));
+    assert_eq!(c.replies, ["E_AUTH_FAILED AUTH failed"]);
+
+    let mut c = Conn::new(1);
+    c.cmd(&mut b, |o| encode::auth(o, b"s"));
+    assert_eq!(c.replies, ["E_AUTH_DISABLED AUTH disabled"]);
+    assert!(c.closed);
+}
+
+#[test]
+fn an_expired_grant_is_fetched_again_before_the_command_runs() {
+    let mut b = broker();
+    let mut c = auth_conn();
+    c.authd.push_back(Ok(
+        r#"{"ttl":10,"authorizations":[{"topic":".*","channels":[".*"],"permissions":["publish"]}]}"#,
+    ));
+    c.cmd(&mut b, |o| encode::auth(o, b"s"));
+    let mut pubb = BytesMut::new();
+    encode::publish(&mut pubb, "t", b"x");
+    c.send(&mut b, &pubb, T0 + 10 * SECOND);
+    assert_eq!(c.replies[1], "OK");
+    assert_eq!(c.auth_queries.len(), 1, "still fresh at the deadline");
+
+    // after the ttl the grant is asked for again; this time it is narrower
+    c.authd.push_back(Ok(
+        r#"{"ttl":10,"authorizations":[{"topic":"^only$","channels":[".*"],"permissions":["publish"]}]}"#,
+    ));
+    c.send(&mut b, &pubb, T0 + 11 * SECOND);
+    assert_eq!(c.auth_queries, ["s", "s"]);
+    assert_eq!(
+        c.replies[2],
+        r#"E_UNAUTHORIZED AUTH failed for PUB on "t" """#
+    );
+
+    // and a server that fails on refresh closes the connection
+    let mut c = auth_conn();
+    c.authd.push_back(Ok(GRANT_SUB_ARCHIVE));
+    c.cmd(&mut b, |o| encode::auth(o, b"s"));
+    c.authd.push_back(Err("timeout".into()));
+    let mut sub = BytesMut::new();
+    encode::sub(&mut sub, "t", "archive");
+    c.send(&mut b, &sub, T0 + 60 * SECOND);
+    assert_eq!(c.replies[1], "E_AUTH_FAILED AUTH failed");
+    assert!(c.closed);
 }
