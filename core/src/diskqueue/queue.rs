@@ -626,8 +626,10 @@ impl DiskQueue {
         // The reader may have taken records still in memory, not yet
         // written: the metadata cannot point past what this sync covers
         // (those records were never acknowledged to their producers).
+        // Positions decide: until a wrong depth from damaged metadata has
+        // settled, the reader's sequence numbers need not match the writer's.
         let (w, wseq) = self.watermark();
-        let watermark = if wseq > self.written_seq || w > self.written_end {
+        let watermark = if w > self.written_end {
             (self.written_end, self.written_seq)
         } else {
             (w, wseq)

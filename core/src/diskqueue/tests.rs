@@ -480,3 +480,31 @@ fn a_stale_checksum_file_does_not_condemn_a_new_segment() {
     let mut q = open(cfg("t", 1 << 20, 1), &mut disk).unwrap();
     assert_eq!(pop_all_bounded(&mut q, &mut disk), vec!["kept"]);
 }
+
+#[test]
+fn a_depth_too_low_does_not_let_a_crash_lose_unread_records() {
+    // Found by fuzzing (diskqueue_crash, with a second crash): with the
+    // depth counting fewer records than the files hold, the reader's
+    // sequence numbers ran ahead of the writer's, and a sync took the
+    // reader for being past the written end: the metadata claimed every
+    // record read, and a crash then lost the unread ones.
+    let mut disk = MemDisk::new(1);
+    let seg = go_segment(3);
+    disk.put_file("t.diskqueue.000000.dat", &seg);
+    let meta = format!("0\n0,0\n0,{}\n", seg.len());
+    disk.put_file("t.diskqueue.meta.dat", meta.as_bytes());
+    let mut q = open(cfg("t", 1 << 20, 1), &mut disk).unwrap();
+    drive(&mut q, &mut disk, T0);
+    let first = q.pop().unwrap();
+    q.ack(first.origin);
+    q.request_sync();
+    drive(&mut q, &mut disk, T0 + 3 * SECOND);
+    drop(q);
+    disk.power_fail(false);
+    let mut q = open(cfg("t", 1 << 20, 1), &mut disk).unwrap();
+    let rest = pop_all_bounded(&mut q, &mut disk);
+    assert!(
+        rest.ends_with(&["go1".to_string(), "go2".to_string()]),
+        "{rest:?}"
+    );
+}
