@@ -8,12 +8,14 @@
 //! over the seed corpora (and seeded mutations of them) as ordinary tests.
 
 pub mod command;
+pub mod compression;
 pub mod cursor;
 pub mod diskqueue_crash;
 pub mod diskqueue_files;
 pub mod diskqueue_meta;
 pub mod dq;
 pub mod frame;
+pub mod http_mpub;
 pub mod identify;
 pub mod identify_response;
 pub mod jsonmodel;
@@ -44,4 +46,6 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("nsqd_metadata", nsqd_metadata::run),
     ("lookup_response", lookup_response::run),
     ("identify_response", identify_response::run),
+    ("http_mpub", http_mpub::run),
+    ("compression", compression::run),
 ];

@@ -541,6 +541,75 @@ fn diskqueue_seeds(fixtures: &Path, seeds: &mut Seeds) {
     }
 }
 
+/// `/mpub` bodies: those the HTTP samples were captured with, the TCP
+/// captures' MPUB bodies in binary mode, and the `defer` value refused there.
+fn http_mpub_seeds(caps: &[Capture], seeds: &mut Seeds) {
+    let target = seeds.get_mut("http_mpub").expect("target");
+    target.insert(
+        "text_one_two_three".into(),
+        prefixed(&[0, 0], b"one\ntwo\nthree"),
+    );
+    target.insert("binary_too_short".into(), prefixed(&[1, 1], &[0, 0]));
+    target.insert(
+        "invalid_defer".into(),
+        prefixed(&[2, 0], b"99999999999\nhello"),
+    );
+    let orders: Vec<String> = (0..20).map(|i| format!("order-{i:02}")).collect();
+    target.insert(
+        "text_orders".into(),
+        prefixed(&[3, 2], orders.join("\n").as_bytes()),
+    );
+    for c in caps.iter().filter(|c| c.server == "nsqd") {
+        for (j, raw) in commands(c.c2s.get(4..).unwrap_or_default())
+            .into_iter()
+            .enumerate()
+        {
+            if raw.name() == b"MPUB" {
+                let body = raw.body.unwrap_or_default();
+                target.insert(
+                    format!("binary_{}_{j}", c.name),
+                    prefixed(&[j as u8, 1], &body),
+                );
+            }
+        }
+    }
+}
+
+/// Compressed streams: the captured nsqd conversations, as messages to
+/// round-trip and as compressed bytes to decode.
+fn compression_seeds(caps: &[Capture], seeds: &mut Seeds) {
+    use nsq_runtime_tokio::stream::{Codec, Deflate, Snappy};
+    let target = seeds.get_mut("compression").expect("target");
+    for (i, c) in caps
+        .iter()
+        .filter(|c| c.server == "nsqd")
+        .take(6)
+        .enumerate()
+    {
+        for (kind, name) in [(0u8, "snappy"), (13, "deflate6")] {
+            let stream = [&c.c2s[..], &c.s2c[..]].concat();
+            target.insert(
+                format!("{name}_round_trip_{}", c.name),
+                prefixed(&[kind, i as u8, 1], &stream),
+            );
+            let mut codec: Box<dyn Codec> = if kind & 1 == 1 {
+                Box::new(Deflate::new(6))
+            } else {
+                Box::new(Snappy::new())
+            };
+            let mut wire = BytesMut::new();
+            codec
+                .encode(&stream, &mut wire)
+                .expect("encoding never fails");
+            codec.flush(&mut wire).expect("flushing never fails");
+            target.insert(
+                format!("{name}_wire_{}", c.name),
+                prefixed(&[kind, i as u8, 0], &wire),
+            );
+        }
+    }
+}
+
 /// Every seed, by target.
 pub fn generate(fixtures: &Path) -> Seeds {
     let mut seeds: Seeds = crate::TARGETS
@@ -551,6 +620,8 @@ pub fn generate(fixtures: &Path) -> Seeds {
     nsqd_seeds(&caps, &mut seeds);
     lookupd_seeds(&caps, &mut seeds);
     http_seeds(fixtures, &mut seeds);
+    http_mpub_seeds(&caps, &mut seeds);
+    compression_seeds(&caps, &mut seeds);
     diskqueue_seeds(fixtures, &mut seeds);
     seeds
 }
