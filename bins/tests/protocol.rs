@@ -327,3 +327,45 @@ fn sigterm_stops_nsqd_cleanly() {
     let status = nsqd.proc.signal_and_wait("-TERM");
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn fins_in_one_write_each_get_their_own_answer_in_order() {
+    let nsqd = Nsqd::start(&[]);
+    let mut c = subscriber(&nsqd, "t", "c", 10);
+    let mut p = nsqd.client();
+    for body in [&b"a"[..], b"b", b"c"] {
+        publish(&mut p, "t", body);
+    }
+    let ms: Vec<_> = (0..3).map(|_| c.message()).collect();
+    // FIN, FIN of an unknown id, FIN twice, a malformed FIN, then NOP: one
+    // write, so nsqd gathers the FINs; the errors come in command order.
+    let unknown = nsq_core::wire::MessageId(*b"0123456789abcdef");
+    c.send_with(|w| {
+        encode::fin(w, &ms[0].id);
+        encode::fin(w, &unknown);
+        encode::fin(w, &ms[1].id);
+        encode::fin(w, &ms[1].id);
+        w.extend_from_slice(b"FIN\n");
+        encode::fin(w, &ms[2].id);
+    });
+    assert_eq!(
+        c.error(),
+        "E_FIN_FAILED FIN 0123456789abcdef failed ID not in flight"
+    );
+    assert_eq!(
+        c.error(),
+        format!("E_FIN_FAILED FIN {} failed ID not in flight", ms[1].id)
+    );
+    assert_eq!(c.error(), "E_INVALID FIN insufficient number of params");
+    assert!(
+        c.closed_within(Duration::from_secs(2)),
+        "E_INVALID is fatal"
+    );
+    let stats = nsqd.stats("&topic=t&channel=c");
+    let ch = &stats["topics"][0]["channels"][0];
+    assert_eq!(
+        ch["in_flight_count"], 1,
+        "the FIN after the fatal error never ran: {ch}"
+    );
+    assert_eq!(ch["message_count"], 3);
+}

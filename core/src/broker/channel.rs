@@ -228,8 +228,7 @@ impl<K> Channel<K> {
         Ok(entry)
     }
 
-    /// FIN: the consumer is done with `id`. Returns the finished message
-    /// (its timestamp feeds end-to-end latency).
+    /// FIN: the consumer is done with `id`.
     pub fn finish(
         &mut self,
         slot: usize,
@@ -237,7 +236,45 @@ impl<K> Channel<K> {
         id: &MessageId,
         now: Nanos,
         out: &mut impl Outbox<K>,
-    ) -> Result<Message, InFlightError> {
+    ) -> Result<(), InFlightError> {
+        self.finish_one(slot, client_id, id, now)?;
+        self.relist(slot);
+        self.dispatch(now, out);
+        Ok(())
+    }
+
+    /// FIN of several ids (a batch from one read): one relist and one
+    /// dispatch for all of them. Returns the failures by index.
+    pub fn finish_many(
+        &mut self,
+        slot: usize,
+        client_id: u64,
+        ids: &[MessageId],
+        now: Nanos,
+        out: &mut impl Outbox<K>,
+    ) -> Vec<(usize, InFlightError)> {
+        let failed = ids
+            .iter()
+            .enumerate()
+            .filter_map(|(i, id)| {
+                self.finish_one(slot, client_id, id, now)
+                    .err()
+                    .map(|e| (i, e))
+            })
+            .collect();
+        self.relist(slot);
+        self.dispatch(now, out);
+        failed
+    }
+
+    /// Takes `id` out of flight for good (its end-to-end latency counts).
+    fn finish_one(
+        &mut self,
+        slot: usize,
+        client_id: u64,
+        id: &MessageId,
+        now: Nanos,
+    ) -> Result<(), InFlightError> {
         let entry = self.take_in_flight(slot, client_id, id)?;
         if let Some(c) = self.consumers.get_mut(slot) {
             c.finish_count += 1;
@@ -246,9 +283,7 @@ impl<K> Channel<K> {
             q.insert(entry.msg.timestamp, now);
         }
         self.done_with(&entry.msg);
-        self.relist(slot);
-        self.dispatch(now, out);
-        Ok(entry.msg)
+        Ok(())
     }
 
     /// REQ: put `id` back, now or after `delay`.

@@ -118,6 +118,20 @@ pub trait BrokerOps {
         id: &MessageId,
         now: Nanos,
     ) -> Result<(), InFlightError>;
+    /// FIN of several ids in one go (a runtime's batch from one read);
+    /// the failures by index. The default runs them one by one.
+    fn finish_many(
+        &mut self,
+        sub: &Subscription,
+        client_id: u64,
+        ids: &[MessageId],
+        now: Nanos,
+    ) -> Vec<(usize, InFlightError)> {
+        ids.iter()
+            .enumerate()
+            .filter_map(|(i, id)| self.finish(sub, client_id, id, now).err().map(|e| (i, e)))
+            .collect()
+    }
     fn requeue(
         &mut self,
         sub: &Subscription,
@@ -338,9 +352,8 @@ impl Client {
                 let Command::Fin(id) = Command::from_raw(raw, &limits)? else {
                     unreachable!("FIN parses to Fin")
                 };
-                ops.finish(&sub, self.id, &id, now).map_err(|e| {
-                    ClientError::soft("E_FIN_FAILED", format!("FIN {id} failed {}", e.as_str()))
-                })?;
+                ops.finish(&sub, self.id, &id, now)
+                    .map_err(|e| Self::fin_failed(&id, e))?;
                 Ok(Reply::Nothing)
             }
             b"REQ" => {
@@ -518,6 +531,35 @@ impl Client {
             ));
         }
         Ok(AuthCheck::Allowed)
+    }
+
+    /// For a FIN line: its id, with exactly the checks [`Client::exec`]
+    /// makes (so runtimes may batch FINs and run them together through
+    /// [`BrokerOps::finish_many`]); `None` for any other command.
+    pub fn fin_id(&self, raw: &RawCommand) -> Option<Result<MessageId, ClientError>> {
+        if raw.name() != b"FIN" {
+            return None;
+        }
+        Some(
+            self.subscribed_ref("FIN", true)
+                .and_then(|_| crate::wire::command::fin_target(raw)),
+        )
+    }
+
+    /// The error text of a FIN that failed.
+    pub fn fin_failed(id: &MessageId, e: InFlightError) -> ClientError {
+        ClientError::soft("E_FIN_FAILED", format!("FIN {id} failed {}", e.as_str()))
+    }
+
+    fn subscribed_ref(&self, cmd: &str, closing_ok: bool) -> Result<&Subscription, ClientError> {
+        let state_ok = self.state == ClientState::Subscribed
+            || (closing_ok && self.state == ClientState::Closing);
+        match &self.sub {
+            Some(sub) if state_ok => Ok(sub),
+            _ => Err(ClientError::invalid(format!(
+                "cannot {cmd} in current state"
+            ))),
+        }
     }
 
     fn subscribed(&self, cmd: &str, closing_ok: bool) -> Result<Subscription, ClientError> {

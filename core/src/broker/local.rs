@@ -145,7 +145,6 @@ impl<K: Clone> BrokerOps for LocalOps<'_, K> {
             .get_mut(&sub.topic)
             .ok_or(InFlightError::NotInFlight)?;
         t.finish(&sub.channel, sub.slot, client_id, id, now, &mut b.out)
-            .map(|_| ())
     }
 
     fn requeue(

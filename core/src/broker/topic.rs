@@ -728,9 +728,27 @@ impl<K> Topic<K> {
         id: &MessageId,
         now: Nanos,
         out: &mut impl Outbox<K>,
-    ) -> Result<Message, InFlightError> {
+    ) -> Result<(), InFlightError> {
         self.with_channel(channel, |ch| ch.finish(slot, client_id, id, now, out))
             .unwrap_or(Err(InFlightError::NotInFlight))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn finish_many(
+        &mut self,
+        channel: &str,
+        slot: usize,
+        client_id: u64,
+        ids: &[MessageId],
+        now: Nanos,
+        out: &mut impl Outbox<K>,
+    ) -> Vec<(usize, InFlightError)> {
+        self.with_channel(channel, |ch| ch.finish_many(slot, client_id, ids, now, out))
+            .unwrap_or_else(|| {
+                (0..ids.len())
+                    .map(|i| (i, InFlightError::NotInFlight))
+                    .collect()
+            })
     }
 
     #[allow(clippy::too_many_arguments)]

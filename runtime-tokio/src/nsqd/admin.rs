@@ -38,7 +38,7 @@ fn with_topic<T>(
 pub fn delete_topic(reg: &Registry, name: &str) -> Result<(), AdminError> {
     with_topic(reg, name, |cell, st| {
         tracing::info!("TOPIC({name}): deleting");
-        st.topic.delete_all(&mut Deliver);
+        st.topic.delete_all(&mut Deliver::default());
         cell.mark_deleted(st);
         Ok(())
     })
@@ -59,7 +59,7 @@ pub fn pause_topic(reg: &Registry, name: &str, paused: bool, now: Nanos) -> Resu
             st.topic.pause();
         } else {
             tracing::info!("TOPIC({name}): unpausing");
-            st.topic.unpause(now, &mut Deliver);
+            st.topic.unpause(now, &mut Deliver::default());
         }
         Ok(())
     })
@@ -75,7 +75,8 @@ pub fn create_channel(
         if st.topic.channel(channel).is_none() {
             tracing::info!("TOPIC({topic}): new channel({channel})");
         }
-        st.topic.get_or_create_channel(channel, now, &mut Deliver);
+        st.topic
+            .get_or_create_channel(channel, now, &mut Deliver::default());
         Ok(())
     })
 }
@@ -84,7 +85,7 @@ pub fn create_channel(
 /// without channels goes too, as in NSQ.
 pub fn delete_channel(reg: &Registry, topic: &str, channel: &str) -> Result<(), AdminError> {
     with_topic(reg, topic, |cell, st| {
-        if !st.topic.delete_channel(channel, &mut Deliver) {
+        if !st.topic.delete_channel(channel, &mut Deliver::default()) {
             return Err(AdminError::ChannelNotFound);
         }
         tracing::info!("TOPIC({topic}): deleting channel {channel}");
@@ -118,7 +119,7 @@ pub fn pause_channel(
     with_topic(reg, topic, |_, st| {
         if st
             .topic
-            .set_channel_paused(channel, paused, now, &mut Deliver)
+            .set_channel_paused(channel, paused, now, &mut Deliver::default())
         {
             Ok(())
         } else {

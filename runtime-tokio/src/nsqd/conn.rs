@@ -16,6 +16,7 @@ use crate::clock;
 use crate::stream::{self, BoxStream, Prefixed};
 use bytes::BytesMut;
 use nsq_core::auth::{AuthRequest, AuthState};
+use nsq_core::broker::BrokerOps;
 use nsq_core::broker::{Client, Reply, TickAction, Upgrades};
 use nsq_core::stats::ClientIdentity;
 use nsq_core::wire::command::{CommandParser, ParseError, RawCommand};
@@ -137,7 +138,13 @@ struct Session<'a> {
     common_name: String,
     /// The topic of the PUB/MPUB/DPUB being executed (a reused buffer).
     pub_topic: Vec<u8>,
+    /// FINs of the current batch, run together (one lock, one dispatch)
+    /// before any other command and at the end of the batch.
+    fins: Vec<nsq_core::wire::MessageId>,
 }
+
+/// FINs gathered before they are run together.
+const FIN_BATCH: usize = 512;
 
 enum Flow {
     Continue,
@@ -185,6 +192,7 @@ impl<'a> Session<'a> {
             pub_cell: None,
             common_name: String::new(),
             pub_topic: Vec::new(),
+            fins: Vec::new(),
         }
     }
 
@@ -409,23 +417,69 @@ impl<'a> Session<'a> {
     fn run_commands(&mut self, buf: &mut BytesMut) -> Flow {
         // One clock read per batch: commands of one read share the instant.
         let now = clock::now();
-        loop {
+        let flow = loop {
             let raw = match self.parser.next(buf, &mut self.client) {
                 Ok(Some(raw)) => raw,
-                Ok(None) => return Flow::Continue,
+                Ok(None) => break Flow::Continue,
                 Err(ParseError::LineTooLong) => {
                     tracing::error!("[{}] - command line too long", self.peer);
-                    return Flow::Close;
+                    break Flow::Close;
                 }
                 Err(ParseError::Client(e)) => {
+                    self.run_fins(now);
                     self.send_error(&e);
-                    return Flow::Close;
+                    break Flow::Close;
                 }
             };
-            if let Some(flow) = self.execute(raw, now) {
-                return flow;
+            match self.client.fin_id(&raw) {
+                Some(Ok(id)) => {
+                    self.fins.push(id);
+                    if self.fins.len() >= FIN_BATCH {
+                        self.run_fins(now);
+                    }
+                    continue;
+                }
+                Some(Err(e)) => {
+                    self.run_fins(now);
+                    self.send_error(&e);
+                    if e.fatal {
+                        break Flow::Close;
+                    }
+                    continue;
+                }
+                None => self.run_fins(now),
             }
+            if let Some(flow) = self.execute(raw, now) {
+                break flow;
+            }
+        };
+        self.run_fins(now);
+        flow
+    }
+
+    /// Runs the gathered FINs together; each failure gets NSQ's error, in order.
+    fn run_fins(&mut self, now: nsq_core::io::Nanos) {
+        if self.fins.is_empty() {
+            return;
         }
+        let Some(sub) = self.client.sub.clone() else {
+            self.fins.clear();
+            return;
+        };
+        let mut ops = ConnOps {
+            registry: &self.inner.registry,
+            me: self.shared,
+            sub_cell: &mut self.sub_cell,
+            pub_cell: &mut self.pub_cell,
+            pending: None,
+        };
+        let mut fins = std::mem::take(&mut self.fins);
+        let failed = ops.finish_many(&sub, self.client.id, &fins, now);
+        for (i, e) in failed {
+            self.send_error(&Client::fin_failed(&fins[i], e));
+        }
+        fins.clear();
+        self.fins = fins;
     }
 
     /// Runs one command; `Some` stops the batch.

@@ -252,7 +252,7 @@ async fn do_pub(State(inner): Shared, req: Request) -> Response {
             t.publish_deferred(body, delay, now);
             Ok(())
         } else {
-            t.publish(vec![body], now, &mut Deliver)
+            t.publish(vec![body], now, &mut Deliver::default())
         }
     });
     match settle(&inner, r).await {
@@ -297,7 +297,7 @@ async fn do_mpub(State(inner): Shared, req: Request) -> Response {
     let bodies: Vec<Bytes> = spans.into_iter().map(|(s, e)| bytes.slice(s..e)).collect();
     let now = clock::now();
     let r = ConnOps::publish_on(&inner.registry, &mut cell, topic, now, |t| {
-        t.publish(bodies, now, &mut Deliver)
+        t.publish(bodies, now, &mut Deliver::default())
     });
     let mut resp = match settle(&inner, r).await {
         Ok(()) => V1::Text("OK".into()).into_response(),

@@ -131,7 +131,9 @@ pub async fn load(inner: &Arc<Inner>) -> Result<(), String> {
         // Every channel first, then the pump: each channel gets the backlog.
         st.topic.pause();
         for c in t.channels.iter().flatten() {
-            let ch = st.topic.get_or_create_channel(&c.name, now, &mut Deliver);
+            let ch = st
+                .topic
+                .get_or_create_channel(&c.name, now, &mut Deliver::default());
             if c.paused {
                 ch.pause();
             }
@@ -139,7 +141,7 @@ pub async fn load(inner: &Arc<Inner>) -> Result<(), String> {
             tracing::info!("CHANNEL({}:{}): loaded, depth {depth}", t.name, c.name);
         }
         if !t.paused {
-            st.topic.unpause(now, &mut Deliver);
+            st.topic.unpause(now, &mut Deliver::default());
         }
         tracing::info!("TOPIC({}): loaded, depth {}", t.name, st.topic.depth());
         cell.after_op(&mut st);

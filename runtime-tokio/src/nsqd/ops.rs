@@ -118,7 +118,7 @@ impl ConnOps<'_> {
 impl BrokerOps for ConnOps<'_> {
     fn publish(&mut self, topic: &str, bodies: Vec<Bytes>, now: Nanos) -> Result<(), String> {
         self.pending = Self::publish_on(self.registry, self.pub_cell, topic, now, |t| {
-            t.publish(bodies, now, &mut Deliver)
+            t.publish(bodies, now, &mut Deliver::default())
         })?;
         Ok(())
     }
@@ -145,14 +145,21 @@ impl BrokerOps for ConnOps<'_> {
     ) -> Result<usize, String> {
         let me = Arc::clone(self.me);
         Self::on_topic(self.registry, self.sub_cell, topic, now, |st| {
-            st.topic.subscribe(channel, me, settings, now, &mut Deliver)
+            st.topic
+                .subscribe(channel, me, settings, now, &mut Deliver::default())
         })
     }
 
     fn ready(&mut self, sub: &Subscription, client_id: u64, count: i64, now: Nanos) {
         self.on_sub(now, |st| {
-            st.topic
-                .set_rdy(&sub.channel, sub.slot, client_id, count, now, &mut Deliver)
+            st.topic.set_rdy(
+                &sub.channel,
+                sub.slot,
+                client_id,
+                count,
+                now,
+                &mut Deliver::default(),
+            )
         });
     }
 
@@ -165,10 +172,41 @@ impl BrokerOps for ConnOps<'_> {
     ) -> Result<(), InFlightError> {
         self.on_sub(now, |st| {
             st.topic
-                .finish(&sub.channel, sub.slot, client_id, id, now, &mut Deliver)
+                .finish(
+                    &sub.channel,
+                    sub.slot,
+                    client_id,
+                    id,
+                    now,
+                    &mut Deliver::default(),
+                )
                 .map(|_| ())
         })
         .unwrap_or(Err(InFlightError::NotInFlight))
+    }
+
+    fn finish_many(
+        &mut self,
+        sub: &Subscription,
+        client_id: u64,
+        ids: &[MessageId],
+        now: Nanos,
+    ) -> Vec<(usize, InFlightError)> {
+        self.on_sub(now, |st| {
+            st.topic.finish_many(
+                &sub.channel,
+                sub.slot,
+                client_id,
+                ids,
+                now,
+                &mut Deliver::default(),
+            )
+        })
+        .unwrap_or_else(|| {
+            (0..ids.len())
+                .map(|i| (i, InFlightError::NotInFlight))
+                .collect()
+        })
     }
 
     fn requeue(
@@ -187,7 +225,7 @@ impl BrokerOps for ConnOps<'_> {
                 id,
                 delay,
                 now,
-                &mut Deliver,
+                &mut Deliver::default(),
             )
         })
         .unwrap_or_else(|| Err(InFlightError::NotInFlight.as_str().to_string()))

@@ -20,9 +20,10 @@ pub(crate) fn start_held(inner: &Inner, topic: &str, channels: &[String]) {
     }
     let now = clock::now();
     for c in channels {
-        st.topic.get_or_create_channel(c, now, &mut Deliver);
+        st.topic
+            .get_or_create_channel(c, now, &mut Deliver::default());
     }
-    st.topic.start(now, &mut Deliver);
+    st.topic.start(now, &mut Deliver::default());
     cell.after_op(&mut st);
 }
 

@@ -200,7 +200,7 @@ impl Registry {
         if st.deleted {
             return false;
         }
-        st.topic.delete_all(&mut Deliver);
+        st.topic.delete_all(&mut Deliver::default());
         cell.after_op(&mut st);
         cell.mark_deleted(&mut st);
         drop(st);
@@ -230,7 +230,7 @@ async fn run_timer(cell: Arc<TopicCell>) {
                 return;
             }
             let now = clock::now();
-            st.topic.tick(now, &mut Deliver);
+            st.topic.tick(now, &mut Deliver::default());
             st.topic.take_wake();
             let next = st.topic.next_deadline(now);
             cell.armed
@@ -305,7 +305,7 @@ async fn run_io(cell: Arc<TopicCell>, disks: DiskFactory) {
                 let mut st = cell.lock();
                 let now = clock::now();
                 for (key, outcome) in outcomes {
-                    st.topic.complete_write(&key, outcome, now, &mut Deliver);
+                    st.topic.complete_write(&key, outcome, now, &mut Deliver::default());
                 }
                 cell.after_op_at(&mut st, now);
                 drop(st);
@@ -356,7 +356,8 @@ mod tests {
         {
             let mut st = cell.lock();
             assert!(!st.topic.is_held());
-            st.topic.get_or_create_channel("c", 0, &mut Deliver);
+            st.topic
+                .get_or_create_channel("c", 0, &mut Deliver::default());
             cell.after_op(&mut st);
         }
         assert!(reg.delete("t"));

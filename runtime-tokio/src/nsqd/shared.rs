@@ -76,6 +76,15 @@ impl ConnShared {
         self.wrote(was_empty);
     }
 
+    /// Appends already encoded frames.
+    pub fn push_frames(&self, frames: &[u8]) {
+        let mut out = self.out();
+        let was_empty = out.is_empty();
+        out.extend_from_slice(frames);
+        drop(out);
+        self.wrote(was_empty);
+    }
+
     pub fn push_message(&self, msg: &Message) {
         let mut out = self.out();
         let was_empty = out.is_empty();
@@ -146,12 +155,40 @@ impl ConnShared {
     }
 }
 
-/// The runtime's [`Outbox`]: frames go straight into the consumer's buffer.
-pub struct Deliver;
+/// The runtime's [`Outbox`]: frames go straight into the consumer's
+/// buffer. Frames for the same consumer in a row are gathered and copied
+/// in with one lock (they are flushed when the consumer changes and when
+/// the outbox is dropped, at the end of the topic operation).
+#[derive(Default)]
+pub struct Deliver {
+    to: Option<Handle>,
+    frames: BytesMut,
+}
+
+impl Deliver {
+    fn flush(&mut self) {
+        if let Some(to) = self.to.take() {
+            if !self.frames.is_empty() {
+                to.push_frames(&self.frames);
+                self.frames.clear();
+            }
+        }
+    }
+}
+
+impl Drop for Deliver {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
 
 impl Outbox<Handle> for Deliver {
     fn deliver(&mut self, to: &Handle, msg: &Message) {
-        to.push_message(msg);
+        if !self.to.as_ref().is_some_and(|h| Arc::ptr_eq(h, to)) {
+            self.flush();
+            self.to = Some(Arc::clone(to));
+        }
+        put_message_frame(&mut self.frames, msg);
     }
 
     fn close(&mut self, to: &Handle) {
