@@ -112,7 +112,10 @@ pub fn queues_on_disk(file_names: &[String]) -> BTreeMap<String, BTreeSet<String
         };
         match queue.split_once(':') {
             Some((t, c))
-                if is_valid_topic_name(t) && is_valid_channel_name(c) && !is_ephemeral(c) =>
+                if is_valid_topic_name(t)
+                    && !is_ephemeral(t)
+                    && is_valid_channel_name(c)
+                    && !is_ephemeral(c) =>
             {
                 out.entry(t.to_string()).or_default().insert(c.to_string());
             }
@@ -194,5 +197,14 @@ mod tests {
         assert!(q["alpha"].contains("c1"));
         assert!(q["beta"].contains("only"));
         assert!(!q.contains_key("x"), "ephemeral queues never count");
+    }
+
+    #[test]
+    fn channels_of_ephemeral_topics_are_not_loaded_from_files() {
+        // Found by fuzzing (fuzz/ target nsqd_metadata): a durable channel of
+        // an ephemeral topic has queue files, but the topic is never stored,
+        // so it must not come back from them either.
+        let files = vec!["t#ephemeral:c.diskqueue.000000.dat".to_string()];
+        assert!(queues_on_disk(&files).is_empty());
     }
 }

@@ -147,9 +147,14 @@ pub struct AuthAnswer {
 }
 
 pub fn parse_auth_answer(data: &[u8]) -> Result<AuthAnswer, String> {
-    serde_json::from_slice::<Value>(data)
-        .and_then(serde_json::from_value)
-        .map_err(|e| format!("bad AUTH answer: {e}"))
+    match serde_json::from_slice::<Value>(data) {
+        // serde would also fill a struct from an array; Go refuses that.
+        Ok(v @ Value::Object(_)) => serde_json::from_value(v),
+        Ok(Value::Null) => Ok(AuthAnswer::default()),
+        Ok(_) => return Err("bad AUTH answer: not a JSON object".into()),
+        Err(e) => Err(e),
+    }
+    .map_err(|e| format!("bad AUTH answer: {e}"))
 }
 
 #[cfg(test)]
@@ -191,5 +196,14 @@ mod tests {
         assert!(parse_identify_answer(b"{bad").is_err());
         let a = parse_auth_answer(br#"{"identity":"me","identity_url":"u","permission_count":2}"#);
         assert_eq!(a.unwrap().permission_count, 2);
+    }
+
+    #[test]
+    fn an_array_is_not_an_auth_answer() {
+        // Found by fuzzing against a model of go-nsq: serde reads a struct
+        // from a JSON array; Go refuses it.
+        assert!(parse_auth_answer(b"[]").is_err());
+        assert!(parse_auth_answer(br#"["me","u",2]"#).is_err());
+        assert_eq!(parse_auth_answer(b"null"), Ok(AuthAnswer::default()));
     }
 }

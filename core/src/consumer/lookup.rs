@@ -6,8 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 /// One nsqd that produces the topic, as `/lookup` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
-#[serde(default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Producer {
     pub remote_address: String,
     pub hostname: String,
@@ -38,11 +37,38 @@ pub fn join_host_port(host: &str, port: u16) -> String {
     }
 }
 
+/// A producer as the JSON has it: ports are Go ints, whatever nsqd announced.
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct RawProducer {
+    remote_address: String,
+    hostname: String,
+    broadcast_address: String,
+    tcp_port: i64,
+    http_port: i64,
+    version: String,
+}
+
+impl RawProducer {
+    /// The producer, unless a port cannot be dialled (go-nsq would list it
+    /// and fail to connect; one such nsqd must not hide the others).
+    fn dialable(self) -> Option<Producer> {
+        Some(Producer {
+            tcp_port: u16::try_from(self.tcp_port).ok()?,
+            http_port: u16::try_from(self.http_port).ok()?,
+            remote_address: self.remote_address,
+            hostname: self.hostname,
+            broadcast_address: self.broadcast_address,
+            version: self.version,
+        })
+    }
+}
+
 #[derive(Debug, Deserialize, Default)]
 #[serde(default)]
 struct LookupBody {
     channels: Vec<String>,
-    producers: Vec<Producer>,
+    producers: Vec<RawProducer>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -65,7 +91,11 @@ pub fn parse_lookup(body: &[u8], v1: bool) -> Result<Lookup, String> {
     let b: LookupBody = decode(body, v1)?;
     Ok(Lookup {
         channels: b.channels,
-        producers: b.producers,
+        producers: b
+            .producers
+            .into_iter()
+            .filter_map(RawProducer::dialable)
+            .collect(),
     })
 }
 
@@ -85,10 +115,12 @@ fn decode<T: for<'de> Deserialize<'de> + Default>(body: &[u8], v1: bool) -> Resu
             other => other,
         }
     };
-    if inner.is_null() {
-        return Ok(T::default());
+    match inner {
+        Value::Null => Ok(T::default()),
+        // serde would also fill a struct from an array; Go refuses that.
+        Value::Object(_) => serde_json::from_value(inner).map_err(|e| e.to_string()),
+        _ => Err("the answer is not a JSON object".into()),
     }
-    serde_json::from_value(inner).map_err(|e| e.to_string())
 }
 
 /// go-nsq's `buildLookupAddr`: `host:port` or a URL; the path defaults to
@@ -172,6 +204,27 @@ mod tests {
         assert_eq!(parse_lookup(b"", true).unwrap(), Lookup::default());
         assert!(parse_lookup(b"{\"producers\":5}", true).is_err());
         assert!(parse_lookup(b"nope", true).is_err());
+    }
+
+    #[test]
+    fn a_producer_with_an_impossible_port_does_not_hide_the_others() {
+        // Found by fuzzing against a model of go-nsq: nsqlookupd relays any
+        // integer an nsqd announced; go-nsq lists such a producer (and fails
+        // to dial it), we leave it out, but never lose the whole answer.
+        let body = br#"{"channels":[],"producers":[{"broadcast_address":"a","tcp_port":70000,"http_port":1},{"broadcast_address":"b","tcp_port":4150,"http_port":-1},{"broadcast_address":"c","tcp_port":4150,"http_port":4151}]}"#;
+        let l = parse_lookup(body, true).unwrap();
+        assert_eq!(l.producers.len(), 1);
+        assert_eq!(l.producers[0].tcp_address(), "c:4150");
+        assert!(parse_lookup(br#"{"producers":[{"tcp_port":"1"}]}"#, true).is_err());
+    }
+
+    #[test]
+    fn an_array_is_not_an_answer() {
+        // Found by fuzzing against a model of go-nsq: serde reads a struct
+        // from a JSON array (here an empty one, all defaults); Go refuses.
+        assert!(parse_lookup(b"[]", true).is_err());
+        assert!(parse_lookup(br#"{"data":[]}"#, false).is_err());
+        assert!(parse_topics(b"[[]]", true).is_err());
     }
 
     #[test]

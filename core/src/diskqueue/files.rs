@@ -47,6 +47,11 @@ pub fn deferrals(queue: &str) -> String {
     format!("{queue}.diskqueue.deferred.dat")
 }
 
+/// Segment numbers above this are not ours: far beyond any real queue
+/// (go-diskqueue counts up from 0, one per segment), the bound keeps
+/// arithmetic on segment numbers from damaged files clear of overflow.
+pub const MAX_SEGMENT: u64 = 1 << 40;
+
 /// The segment number of a file of `queue`, if `name` is one.
 pub fn segment_number(queue: &str, name: &str) -> Option<u64> {
     let rest = name.strip_prefix(queue)?.strip_prefix(".diskqueue.")?;
@@ -54,7 +59,7 @@ pub fn segment_number(queue: &str, name: &str) -> Option<u64> {
     if num.len() < 6 || !num.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    num.parse().ok()
+    num.parse().ok().filter(|&n| n <= MAX_SEGMENT)
 }
 
 /// The metadata file's contents.
@@ -83,10 +88,11 @@ impl Meta {
             .map_err(|_| bad())?;
         let pos = |l: Option<&str>| -> Result<Pos, String> {
             let (f, p) = l.ok_or_else(bad)?.trim().split_once(',').ok_or_else(bad)?;
-            Ok(Pos::new(
-                f.trim().parse().map_err(|_| bad())?,
-                p.trim().parse().map_err(|_| bad())?,
-            ))
+            let file: u64 = f.trim().parse().map_err(|_| bad())?;
+            if file > MAX_SEGMENT {
+                return Err(bad());
+            }
+            Ok(Pos::new(file, p.trim().parse().map_err(|_| bad())?))
         };
         let read = pos(lines.next())?;
         let write = pos(lines.next())?;

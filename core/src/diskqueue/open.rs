@@ -137,18 +137,22 @@ pub fn open(cfg: DqConfig, disk: &mut dyn Disk) -> io::Result<DiskQueue> {
         depth = 0;
     }
 
-    // Segments the reader has not finished: their ends (trusted).
+    // Segments the reader has not finished: their ends (trusted). Only
+    // those that exist: the reader skips missing ones, as go-diskqueue does.
     let mut finished = BTreeMap::new();
-    for n in read.file..synced_end.file {
-        match disk.size(&files::segment(&cfg.name, n))? {
-            Some(size) => {
-                finished.insert(n, size);
-            }
-            None => rec.notes.push(format!(
-                "segment {} is missing",
-                files::segment(&cfg.name, n)
-            )),
+    for &n in segments
+        .iter()
+        .filter(|&&n| n >= read.file && n < synced_end.file)
+    {
+        if let Some(size) = disk.size(&files::segment(&cfg.name, n))? {
+            finished.insert(n, size);
         }
+    }
+    let missing = synced_end.file - read.file - finished.len() as u64;
+    if missing > 0 {
+        rec.notes.push(format!(
+            "{missing} segment(s) between {read} and {synced_end} are missing; skipping them"
+        ));
     }
 
     // The synced write segment must hold what the metadata says; if it does
@@ -226,9 +230,21 @@ pub fn open(cfg: DqConfig, disk: &mut dyn Disk) -> io::Result<DiskQueue> {
         n += 1;
     }
 
-    if recount {
+    if read > write {
+        // Damage in what the metadata called synced cut the data back
+        // behind the reader: it resumes where the data now ends (else new
+        // records would be written behind it, never to be read).
+        rec.notes.push(format!(
+            "read position {read} is past the recovered end {write}; resetting to it"
+        ));
+        read = write;
         depth = 0;
-        for f in read.file..=write.file {
+    } else if recount {
+        depth = 0;
+        for &f in segments
+            .iter()
+            .filter(|&&f| f >= read.file && f <= write.file)
+        {
             let from = if f == read.file { read.pos } else { 0 };
             depth += count_records(&cfg, disk, f, from, None)?;
         }

@@ -20,7 +20,7 @@ use crate::wire::{Message, MessageId};
 use bytes::{BufMut, Bytes, BytesMut};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-/// Bytes read from disk per read job.
+/// Bytes read from disk per read job (at least one record of the largest size).
 const READ_CHUNK: usize = 1 << 20;
 /// Bytes of records loaded ahead of the reader.
 const READAHEAD_LIMIT: usize = 4 << 20;
@@ -202,13 +202,12 @@ pub struct DiskQueue {
     write_job: Option<WriteJob>,
     sync_job: Option<SyncJob>,
     /// Files to remove (an `empty` while a job was in flight).
-    pending_empty: Option<(u64, u64)>,
+    pending_empty: Option<Vec<u64>>,
     /// The last error of each lane, while it lasts.
     write_error: Option<String>,
     sync_error: Option<String>,
     read_error: Option<String>,
     retry_at: Nanos,
-    resync: bool,
     /// Records skipped because a segment turned out corrupt while reading.
     pub corrupt_skips: u64,
     pub recovery: Recovery,
@@ -228,13 +227,7 @@ impl DiskQueue {
         depth: u64,
         finished: BTreeMap<u64, u64>,
     ) -> Self {
-        let mut read = read;
-        while let Some(&end) = finished.get(&read.file) {
-            if read.pos < end || read >= write {
-                break;
-            }
-            read = Pos::new(read.file + 1, 0);
-        }
+        let read = next_readable(&finished, write, read);
         DiskQueue {
             cfg,
             epoch: 0,
@@ -273,7 +266,6 @@ impl DiskQueue {
             sync_error: None,
             read_error: None,
             retry_at: 0,
-            resync: false,
             corrupt_skips: 0,
             recovery: Recovery::default(),
         }
@@ -298,7 +290,9 @@ impl DiskQueue {
 
     /// Records appended and not yet handed out.
     pub fn unread(&self) -> u64 {
-        self.write_seq - self.read_seq
+        // Saturating: with a depth too low in the metadata the reader runs
+        // ahead of the count until the tail settles it.
+        self.write_seq.saturating_sub(self.read_seq)
     }
 
     /// Records handed out and not yet acknowledged.
@@ -310,7 +304,7 @@ impl DiskQueue {
     pub fn meta(&self) -> Meta {
         let (w, seq) = self.watermark();
         Meta {
-            depth: (self.write_seq - seq) as i64,
+            depth: self.write_seq.saturating_sub(seq) as i64,
             read: w,
             write: self.write_end,
         }
@@ -369,15 +363,25 @@ impl DiskQueue {
         }
     }
 
-    /// Moves `p` off the end of a finished segment.
-    fn normalize(&self, mut p: Pos) -> Pos {
-        while let Some(&end) = self.finished.get(&p.file) {
-            if p.pos < end {
-                break;
-            }
-            p = Pos::new(p.file + 1, 0);
+    /// Moves `p` off the end of a finished segment (and past missing ones).
+    fn normalize(&self, p: Pos) -> Pos {
+        next_readable(&self.finished, self.write_end, p)
+    }
+
+    /// The segments kept from `oldest_file` up to (not including) `below`:
+    /// the finished ones and the write segment. Numbers in between that are
+    /// not known do not exist (a damaged directory may leave huge gaps).
+    fn known_segments(&self, below: u64) -> Vec<u64> {
+        let mut v: Vec<u64> = self
+            .finished
+            .range(self.oldest_file..below)
+            .map(|(&n, _)| n)
+            .collect();
+        let w = self.write_end.file;
+        if (self.oldest_file..below).contains(&w) && !self.finished.contains_key(&w) {
+            v.push(w);
         }
-        p
+        v
     }
 
     /// Appends one record.
@@ -506,14 +510,14 @@ impl DiskQueue {
         if self.write_job.is_some() {
             return None;
         }
-        if let Some((from, to)) = self.pending_empty {
+        if self.pending_empty.is_some() {
             // Removing the emptied files waits for a running sync.
             if self.sync_job.is_some() {
                 return None;
             }
-            self.pending_empty = None;
+            let segments = self.pending_empty.take().unwrap_or_default();
             let mut job = IoJob::default();
-            for n in from..=to {
+            for n in segments {
                 job.removes.push(files::segment(&self.cfg.name, n));
                 job.removes.push(files::checksums(&self.cfg.name, n));
             }
@@ -547,6 +551,14 @@ impl DiskQueue {
             }
             let mut crc_file = self.written_end.file;
             for c in self.tail.iter().skip(self.tail_written) {
+                if c.start == 0 {
+                    // A new segment: whatever a file of that name holds is
+                    // stale (left by a crash mid-removal) and must not precede it.
+                    job.truncates
+                        .push((files::segment(&self.cfg.name, c.file), 0));
+                    job.truncates
+                        .push((files::checksums(&self.cfg.name, c.file), 0));
+                }
                 job.appends
                     .push((files::segment(&self.cfg.name, c.file), c.data.clone()));
                 job.appends
@@ -564,7 +576,10 @@ impl DiskQueue {
         }
         if self.wants_disk_read() {
             let end = self.segment_end(self.fetch.file);
-            let max = (end.saturating_sub(self.fetch.pos) as usize).min(READ_CHUNK);
+            // A chunk always holds a whole record, even one of the largest
+            // size: the reader only moves on by whole records.
+            let chunk = READ_CHUNK.max(record::HEADER as usize + self.cfg.max_msg_size as usize);
+            let max = (end.saturating_sub(self.fetch.pos) as usize).min(chunk);
             if max > 0 {
                 job.read = Some(ReadRequest {
                     name: files::segment(&self.cfg.name, self.fetch.file),
@@ -611,8 +626,10 @@ impl DiskQueue {
         // The reader may have taken records still in memory, not yet
         // written: the metadata cannot point past what this sync covers
         // (those records were never acknowledged to their producers).
+        // Positions decide: until a wrong depth from damaged metadata has
+        // settled, the reader's sequence numbers need not match the writer's.
         let (w, wseq) = self.watermark();
-        let watermark = if wseq > self.written_seq || w > self.written_end {
+        let watermark = if w > self.written_end {
             (self.written_end, self.written_seq)
         } else {
             (w, wseq)
@@ -625,7 +642,7 @@ impl DiskQueue {
         }
         // The metadata describes what this fsync makes durable.
         let meta = Meta {
-            depth: (self.written_seq - watermark.1) as i64,
+            depth: self.written_seq.saturating_sub(watermark.1) as i64,
             read: watermark.0,
             write: self.written_end,
         };
@@ -636,7 +653,7 @@ impl DiskQueue {
                 .push((files::deferrals(&self.cfg.name), d));
         }
         let remove_below = watermark.0.file;
-        for n in self.oldest_file..remove_below {
+        for n in self.known_segments(remove_below) {
             job.removes.push(files::segment(&self.cfg.name, n));
             job.removes.push(files::checksums(&self.cfg.name, n));
         }
@@ -733,6 +750,7 @@ impl DiskQueue {
             }
         }
         self.evict_tail();
+        self.settle_at_tail();
     }
 
     /// Takes in the outcome of the job from [`DiskQueue::poll_sync`].
@@ -789,18 +807,27 @@ impl DiskQueue {
                 buf.slice(f.offset + 4..f.offset + 4 + f.len),
             ));
         }
+        // A chunk holds a whole record, so a record cut short at the end of
+        // what was asked for is a torn end of a finished segment.
+        let torn_end = stop == Some(record::Stop::Incomplete)
+            && self.fetch.pos + buf.len() as u64 >= self.segment_end(self.fetch.file)
+            && self.fetch.file < self.written_end.file;
         self.fetch = self.normalize(Pos::new(self.fetch.file, self.fetch.pos + end as u64));
-        if let Some(record::Stop::BadLength(_) | record::Stop::BadChecksum) = stop {
+        if torn_end
+            || matches!(
+                stop,
+                Some(record::Stop::BadLength(_) | record::Stop::BadChecksum)
+            )
+        {
             // Corruption inside a segment we took for good: skip the rest of
             // it (as NSQ does) and say so; depth settles once the reader
             // reaches the end.
             self.corrupt_skips += 1;
-            let next = Pos::new(self.fetch.file + 1, 0);
             self.finished
                 .entry(self.fetch.file)
                 .or_insert(self.fetch.pos);
-            self.fetch = if next <= self.written_end {
-                next
+            self.fetch = if self.fetch.file < self.written_end.file {
+                self.normalize(Pos::new(self.fetch.file + 1, 0))
             } else {
                 self.written_end
             };
@@ -808,20 +835,30 @@ impl DiskQueue {
                 "disk queue {}: corrupt record in segment {}, skipped to the next one",
                 self.cfg.name, self.fetch.file
             ));
-            self.resync = true;
         }
     }
 
-    /// After skipping corrupt records the count of what remains is unknown
-    /// until the reader reaches the end: then it is exactly what was read.
-    fn settle_after_skip(&mut self) {
-        if self.resync && self.readahead.is_empty() && self.fetch >= self.write_end {
-            let lost = self.write_seq.saturating_sub(self.fetch_seq);
-            self.write_seq -= lost;
-            self.written_seq = self.written_seq.saturating_sub(lost);
-            self.synced_seq = self.synced_seq.saturating_sub(lost);
-            self.resync = false;
+    /// Records are counted from the metadata's depth, which can be wrong
+    /// (damaged metadata, records skipped as corrupt). Once the reader has
+    /// fetched everything the count is known exactly: settle it there, as
+    /// go-diskqueue resets a depth that is not 0 at the tail, and persist it.
+    fn settle_at_tail(&mut self) {
+        if self.io_busy()
+            || !self.readahead.is_empty()
+            || self.fetch < self.write_end
+            || self.write_seq == self.fetch_seq
+        {
+            return;
         }
+        let (from, to) = (self.write_seq, self.fetch_seq);
+        let shift = |v: u64| v.saturating_add(to).saturating_sub(from);
+        self.written_seq = shift(self.written_seq);
+        self.synced_seq = shift(self.synced_seq);
+        for (needs, _) in &mut self.pending_acks {
+            *needs = shift(*needs);
+        }
+        self.write_seq = to;
+        self.force_sync = true;
     }
 
     fn evict_tail(&mut self) {
@@ -885,7 +922,7 @@ impl DiskQueue {
     /// Every file of this queue, for deletion.
     pub fn delete_job(&self) -> IoJob {
         let mut job = IoJob::default();
-        for n in self.oldest_file..=self.write_end.file {
+        for n in self.known_segments(self.write_end.file + 1) {
             job.removes.push(files::segment(&self.cfg.name, n));
             job.removes.push(files::checksums(&self.cfg.name, n));
         }
@@ -893,6 +930,24 @@ impl DiskQueue {
         job.removes.push(files::deferrals(&self.cfg.name));
         job
     }
+}
+
+/// Where a reader at `p` reads next: `p` itself, unless it sits at (or
+/// past) the end of a finished segment or in a segment before the write
+/// segment that does not exist; then the start of the next segment that
+/// does (or the write segment).
+fn next_readable(finished: &BTreeMap<u64, u64>, write: Pos, mut p: Pos) -> Pos {
+    while p.file < write.file {
+        if finished.get(&p.file).is_some_and(|&end| p.pos < end) {
+            break;
+        }
+        let next = finished
+            .range(p.file + 1..)
+            .next()
+            .map_or(write.file, |(&n, _)| n.min(write.file));
+        p = Pos::new(next, 0);
+    }
+    p
 }
 
 impl Backend for DiskQueue {
@@ -932,7 +987,7 @@ impl Backend for DiskQueue {
                 self.fill_from_tail();
             }
             let Some((seq, pos, data)) = self.readahead.pop_front() else {
-                self.settle_after_skip();
+                self.settle_at_tail();
                 return None;
             };
             self.readahead_bytes -= data.len();
@@ -958,13 +1013,12 @@ impl Backend for DiskQueue {
 
     fn empty(&mut self) {
         // Like NSQ: drop every segment, restart at the next file number.
-        let from = self.oldest_file;
-        let to = self.write_end.file;
-        let next = Pos::new(to + 1, 0);
+        let segments = self.known_segments(self.write_end.file + 1);
+        let next = Pos::new(self.write_end.file + 1, 0);
         let fresh = DiskQueue::at(self.cfg.clone(), next, next, 0, BTreeMap::new());
         let old = std::mem::replace(self, fresh);
         self.epoch = old.epoch + 1;
-        self.pending_empty = Some((from, to));
+        self.pending_empty = Some(segments);
         self.write_job = old.write_job;
         self.sync_job = old.sync_job;
         self.recovery = old.recovery;

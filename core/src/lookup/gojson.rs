@@ -12,12 +12,14 @@ use std::fmt;
 pub enum Kind {
     Str,
     Int,
+    Bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
     Str(String),
     Int(i64),
+    Bool(bool),
 }
 
 /// The decoded fields, in the order of the `fields` asked for.
@@ -37,6 +39,10 @@ impl Fields {
             Some(Some(Value::Int(n))) => *n,
             _ => 0,
         }
+    }
+
+    pub fn bool(&self, i: usize) -> bool {
+        matches!(self.0.get(i), Some(Some(Value::Bool(true))))
     }
 }
 
@@ -97,6 +103,7 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
             let v = match self.fields[i].1 {
                 Kind::Str => map.next_value::<Option<String>>()?.map(Value::Str),
                 Kind::Int => map.next_value::<Option<i64>>()?.map(Value::Int),
+                Kind::Bool => map.next_value::<Option<bool>>()?.map(Value::Bool),
             };
             if v.is_some() {
                 self.out.0[i] = v;
@@ -110,7 +117,7 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
 mod tests {
     use super::*;
 
-    const F: &[(&str, Kind)] = &[("name", Kind::Str), ("port", Kind::Int)];
+    const F: &[(&str, Kind)] = &[("name", Kind::Str), ("port", Kind::Int), ("on", Kind::Bool)];
 
     #[test]
     fn decodes_like_go() {
@@ -123,7 +130,9 @@ mod tests {
         let f = decode(br#"{"port":3,"port":null}"#, F).unwrap();
         assert_eq!(f.int(1), 3);
         // top-level null: nothing set, no error
-        assert_eq!(decode(b"null", F).unwrap(), Fields(vec![None, None]));
+        assert_eq!(decode(b"null", F).unwrap(), Fields(vec![None, None, None]));
+        let f = decode(br#"{"ON":true,"on":null}"#, F).unwrap();
+        assert!(f.bool(2));
         // invalid UTF-8 in a string is replaced, not refused
         let f = decode(b"{\"name\":\"a\xffb\"}", F).unwrap();
         assert_eq!(f.str(0), "a\u{fffd}b");
@@ -142,6 +151,8 @@ mod tests {
             br#"{"port":1e3}"#,
             br#"{"port":99999999999999999999}"#,
             br#"{"name":5}"#,
+            br#"{"on":1}"#,
+            br#"{"on":"true"}"#,
             br#"{"name":"a"} x"#,
         ] {
             assert!(decode(bad, F).is_err(), "{}", String::from_utf8_lossy(bad));

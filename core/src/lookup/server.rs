@@ -311,12 +311,15 @@ impl Session {
         me: &ServerInfo,
         now: Nanos,
     ) -> Reply {
+        // NSQ's PeerInfo: remote_address is decoded too (so its type is
+        // checked), then replaced by the connection's address.
         const FIELDS: &[(&str, Kind)] = &[
             ("hostname", Kind::Str),
             ("broadcast_address", Kind::Str),
             ("tcp_port", Kind::Int),
             ("http_port", Kind::Int),
             ("version", Kind::Str),
+            ("remote_address", Kind::Str),
         ];
         let Ok(f) = gojson::decode(body, FIELDS) else {
             return Reply::error(LookupError::bad_body("IDENTIFY failed to decode JSON body"));

@@ -1,11 +1,12 @@
 //! IDENTIFY: the JSON a client sends and the JSON nsqd answers with.
 //!
-//! Decoding follows Go's `encoding/json` as NSQ uses it: unknown keys are
-//! ignored, keys match case-insensitively, `null` leaves the default, and a
+//! Decoding follows Go's `encoding/json` as NSQ uses it (see
+//! [`crate::lookup::gojson`]): unknown keys are ignored, keys match
+//! case-insensitively in document order, `null` leaves the default, and a
 //! value of the wrong type (or an integer out of range) is an error.
 
+use crate::lookup::gojson::{self, Kind};
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 /// What a client may ask for in IDENTIFY (NSQ's `identifyDataV2`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,62 +30,42 @@ pub struct IdentifyData {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsonError;
 
-fn field<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    obj.get(key).or_else(|| {
-        obj.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })
-}
-
-fn string_field(obj: &Map<String, Value>, key: &str) -> Result<String, JsonError> {
-    match field(obj, key) {
-        None | Some(Value::Null) => Ok(String::new()),
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(_) => Err(JsonError),
-    }
-}
-
-fn bool_field(obj: &Map<String, Value>, key: &str) -> Result<bool, JsonError> {
-    match field(obj, key) {
-        None | Some(Value::Null) => Ok(false),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(_) => Err(JsonError),
-    }
-}
-
-fn int_field(obj: &Map<String, Value>, key: &str) -> Result<i64, JsonError> {
-    match field(obj, key) {
-        None | Some(Value::Null) => Ok(0),
-        Some(Value::Number(n)) => n.as_i64().ok_or(JsonError),
-        Some(_) => Err(JsonError),
-    }
-}
+/// NSQ's `identifyDataV2` fields, in the order [`IdentifyData::from_json`] reads them.
+const FIELDS: &[(&str, Kind)] = &[
+    ("client_id", Kind::Str),
+    ("hostname", Kind::Str),
+    ("heartbeat_interval", Kind::Int),
+    ("output_buffer_size", Kind::Int),
+    ("output_buffer_timeout", Kind::Int),
+    ("feature_negotiation", Kind::Bool),
+    ("tls_v1", Kind::Bool),
+    ("deflate", Kind::Bool),
+    ("deflate_level", Kind::Int),
+    ("snappy", Kind::Bool),
+    ("sample_rate", Kind::Int),
+    ("user_agent", Kind::Str),
+    ("msg_timeout", Kind::Int),
+];
 
 impl IdentifyData {
     /// Decodes an IDENTIFY body.
     pub fn from_json(body: &[u8]) -> Result<IdentifyData, JsonError> {
-        let value: Value = serde_json::from_slice(body).map_err(|_| JsonError)?;
-        let obj = match value {
-            Value::Null => return Ok(IdentifyData::default()),
-            Value::Object(obj) => obj,
-            _ => return Err(JsonError),
-        };
-        let sample_rate = int_field(&obj, "sample_rate")?;
+        let f = gojson::decode(body, FIELDS).map_err(|_| JsonError)?;
         Ok(IdentifyData {
-            client_id: string_field(&obj, "client_id")?,
-            hostname: string_field(&obj, "hostname")?,
-            heartbeat_interval: int_field(&obj, "heartbeat_interval")?,
-            output_buffer_size: int_field(&obj, "output_buffer_size")?,
-            output_buffer_timeout: int_field(&obj, "output_buffer_timeout")?,
-            feature_negotiation: bool_field(&obj, "feature_negotiation")?,
-            tls_v1: bool_field(&obj, "tls_v1")?,
-            deflate: bool_field(&obj, "deflate")?,
-            deflate_level: int_field(&obj, "deflate_level")?,
-            snappy: bool_field(&obj, "snappy")?,
-            sample_rate: i32::try_from(sample_rate).map_err(|_| JsonError)?,
-            user_agent: string_field(&obj, "user_agent")?,
-            msg_timeout: int_field(&obj, "msg_timeout")?,
+            client_id: f.str(0),
+            hostname: f.str(1),
+            heartbeat_interval: f.int(2),
+            output_buffer_size: f.int(3),
+            output_buffer_timeout: f.int(4),
+            feature_negotiation: f.bool(5),
+            tls_v1: f.bool(6),
+            deflate: f.bool(7),
+            deflate_level: f.int(8),
+            snappy: f.bool(9),
+            // Go's int32: a value out of its range fails the decode.
+            sample_rate: i32::try_from(f.int(10)).map_err(|_| JsonError)?,
+            user_agent: f.str(11),
+            msg_timeout: f.int(12),
         })
     }
 }
@@ -151,6 +132,20 @@ mod tests {
         ] {
             assert_eq!(IdentifyData::from_json(bad), Err(JsonError), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn reads_repeated_keys_nulls_and_bad_utf8_like_go() {
+        // Found with the fuzz target's second model of Go's json rules:
+        // Go fills a field from every matching key in document order (a
+        // later case variant wins, a later null changes nothing), and
+        // replaces invalid UTF-8 inside strings instead of refusing.
+        let d = IdentifyData::from_json(br#"{"client_id":"a","CLIENT_ID":"b"}"#).unwrap();
+        assert_eq!(d.client_id, "b");
+        let d = IdentifyData::from_json(br#"{"client_id":"a","client_id":null}"#).unwrap();
+        assert_eq!(d.client_id, "a");
+        let d = IdentifyData::from_json(b"{\"hostname\":\"a\xffb\"}").unwrap();
+        assert_eq!(d.hostname, "a\u{fffd}b");
     }
 
     #[test]

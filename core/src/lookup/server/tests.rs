@@ -393,3 +393,18 @@ fn a_stale_connection_from_the_same_address_does_not_unregister_its_successor() 
     let found = views::lookup(&db, "t", activity, NOW).expect("registration stays");
     assert!(found.producers.is_empty());
 }
+
+#[test]
+fn identify_type_checks_remote_address_like_go() {
+    // Found with the fuzz target's model of Go's json rules: NSQ's PeerInfo
+    // has a remote_address field (overwritten afterwards), so a value of the
+    // wrong type fails the decode.
+    let mut db = RegistrationDb::new();
+    let body = br#"{"remote_address":5,"broadcast_address":"a","tcp_port":1,"http_port":2,"version":"1.3.0"}"#;
+    let (answers, closed) = run_on(&mut db, "127.0.0.1:1", &[b"  V1", &identify(body)]);
+    assert!(closed);
+    assert_eq!(
+        answers.last().unwrap(),
+        b"E_BAD_BODY IDENTIFY failed to decode JSON body"
+    );
+}
