@@ -575,12 +575,12 @@ fn auth_server_down_fails_auth_and_nothing_crashes() {
         assert_eq!(c.error(), "E_AUTH_FAILED AUTH failed");
         assert!(c.closed());
     }
-    let logs = nsqd.proc.logs.lock().unwrap().join("\n");
     assert!(
-        logs.contains(&format!("failed to auth against {addr}")),
-        "{logs}"
+        nsqd.proc
+            .wait_log(&format!("failed to auth against {addr}")),
+        "{}",
+        nsqd.proc.logs.lock().unwrap().join("\n")
     );
-    drop(logs);
     // still serving
     let mut c = Secure::connect(nsqd.tcp());
     c.send_with(|b| encode::publish(b, "t", b"x"));

@@ -354,10 +354,10 @@ fn nsq_to_http_delivers_every_message_at_least_once_despite_failures() {
     assert_eq!(*seen.lock().unwrap(), expected);
     assert!(count.load(Ordering::SeqCst) >= 330, "failures were retried");
     assert!(headers_ok.load(Ordering::SeqCst) >= 300);
-    let logs = p.logs.lock().unwrap().join("\n");
     assert!(
-        logs.contains("[aggregate]: finished 100"),
-        "status line: {logs}"
+        p.wait_log("[aggregate]: finished 100"),
+        "status line: {}",
+        p.logs.lock().unwrap().join("\n")
     );
 }
 

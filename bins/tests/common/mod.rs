@@ -111,6 +111,22 @@ impl Proc {
         self.child.id()
     }
 
+    /// Whether a log line containing `needle` arrives within 10 s. Logs are
+    /// read from stderr by another thread, so a line the process has
+    /// already written may not be in `logs` yet.
+    pub fn wait_log(&self, needle: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if self.logs.lock().unwrap().iter().any(|l| l.contains(needle)) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Sends a signal and waits for the exit status.
     pub fn signal_and_wait(&mut self, sig: &str) -> std::process::ExitStatus {
         let _ = Command::new("kill")
