@@ -59,3 +59,33 @@ pub fn report(who: &str, elapsed: Duration, msgs: u64, size: usize) -> String {
     };
     format!("[{who}] duration: {secs:.6}s - {mb:.3}mb/s - {ops:.3}ops/s - {us:.3}us/op")
 }
+
+/// Releases the workers waiting on `start`, waits for them all, prints the
+/// report over the time they ran and says whether every worker succeeded.
+pub fn finish(
+    who: &str,
+    start: &std::sync::Barrier,
+    workers: Vec<std::thread::JoinHandle<std::io::Result<()>>>,
+    total: &std::sync::atomic::AtomicU64,
+    size: usize,
+) -> std::process::ExitCode {
+    start.wait();
+    let t0 = std::time::Instant::now();
+    let mut failed = false;
+    for h in workers {
+        if let Ok(Err(e)) | Err(e) = h
+            .join()
+            .map_err(|_| std::io::Error::other("worker panicked"))
+        {
+            eprintln!("[{who}] {e}");
+            failed = true;
+        }
+    }
+    let msgs = total.load(std::sync::atomic::Ordering::Relaxed);
+    println!("{}", report(who, t0.elapsed(), msgs, size));
+    if failed {
+        std::process::ExitCode::FAILURE
+    } else {
+        std::process::ExitCode::SUCCESS
+    }
+}

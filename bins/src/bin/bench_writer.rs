@@ -83,30 +83,5 @@ fn main() -> ExitCode {
             Ok(())
         }));
     }
-    start.wait();
-    let t0 = Instant::now();
-    let mut failed = false;
-    for h in handles {
-        if let Ok(Err(e)) | Err(e) = h
-            .join()
-            .map_err(|_| std::io::Error::other("worker panicked"))
-        {
-            eprintln!("[bench_writer] {e}");
-            failed = true;
-        }
-    }
-    println!(
-        "{}",
-        bench::report(
-            "bench_writer",
-            t0.elapsed(),
-            total.load(Ordering::Relaxed),
-            f.size
-        )
-    );
-    if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    bench::finish("bench_writer", &start, handles, &total, f.size)
 }
