@@ -1,14 +1,9 @@
 //! Shared by bench_writer and bench_reader (NSQ's bench pattern): flags,
 //! the connection handshake and the report line.
 
-use crate::cli::duration;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
-
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    duration::parse(s)
-}
 
 /// Workers, like Go's GOMAXPROCS default.
 pub fn workers() -> usize {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 )]
 struct Flags {
     /// duration of time to run
-    #[arg(long, default_value = "10s", value_parser = bench::parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = nsq_bins::cli::duration::parse)]
     runfor: Duration,
     /// <addr>:<port> to connect to nsqd
     #[arg(long, default_value = "127.0.0.1:4150")]

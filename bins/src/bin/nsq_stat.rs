@@ -13,10 +13,6 @@ use std::time::Duration;
 
 const APP: &str = "nsq_stat";
 
-fn go_duration(s: &str) -> Result<Duration, String> {
-    duration::parse(s)
-}
-
 #[derive(Debug, Parser)]
 #[command(name = APP, disable_version_flag = true, about = "print an NSQ channel's rates and totals every interval")]
 struct Flags {
@@ -30,13 +26,13 @@ struct Flags {
     #[arg(long, default_value = "")]
     channel: String,
     /// duration of time between polling/printing output
-    #[arg(long, default_value = "2s", value_parser = go_duration)]
+    #[arg(long, default_value = "2s", value_parser = duration::parse)]
     interval: Duration,
     /// timeout for HTTP connect
-    #[arg(long, default_value = "2s", value_parser = go_duration)]
+    #[arg(long, default_value = "2s", value_parser = duration::parse)]
     http_client_connect_timeout: Duration,
     /// timeout for HTTP request
-    #[arg(long, default_value = "5s", value_parser = go_duration)]
+    #[arg(long, default_value = "5s", value_parser = duration::parse)]
     http_client_request_timeout: Duration,
     /// number of reports
     #[arg(long)]

@@ -18,10 +18,6 @@ use std::time::{Duration, Instant};
 
 const APP: &str = "nsq_to_file";
 
-fn go_duration(s: &str) -> Result<Duration, String> {
-    duration::parse(s)
-}
-
 #[derive(Debug, Parser, Clone)]
 #[command(name = APP, disable_version_flag = true, about = "write NSQ topics to (rotated, optionally gzipped) files")]
 struct Flags {
@@ -65,7 +61,7 @@ struct Flags {
     #[arg(long, action = ArgAction::Set, default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
     skip_empty_files: bool,
     /// how frequently the topic list should be refreshed
-    #[arg(long, default_value = "1m", value_parser = go_duration)]
+    #[arg(long, default_value = "1m", value_parser = duration::parse)]
     topic_refresh: Duration,
     /// only log topics matching the following pattern
     #[arg(long, default_value = "")]
@@ -74,16 +70,16 @@ struct Flags {
     #[arg(long, default_value_t = 0)]
     rotate_size: i64,
     /// rotate the file every duration
-    #[arg(long, default_value = "0", value_parser = go_duration)]
+    #[arg(long, default_value = "0", value_parser = duration::parse)]
     rotate_interval: Duration,
     /// sync file to disk every duration
-    #[arg(long, default_value = "30s", value_parser = go_duration)]
+    #[arg(long, default_value = "30s", value_parser = duration::parse)]
     sync_interval: Duration,
     /// timeout for HTTP connect
-    #[arg(long, default_value = "2s", value_parser = go_duration)]
+    #[arg(long, default_value = "2s", value_parser = duration::parse)]
     http_client_connect_timeout: Duration,
     /// timeout for HTTP request
-    #[arg(long, default_value = "5s", value_parser = go_duration)]
+    #[arg(long, default_value = "5s", value_parser = duration::parse)]
     http_client_request_timeout: Duration,
     /// nsqd TCP address (may be given multiple times)
     #[arg(long)]

@@ -22,10 +22,6 @@ use std::time::{Duration, Instant};
 const APP: &str = "nsq_to_http";
 const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 
-fn go_duration(s: &str) -> Result<Duration, String> {
-    duration::parse(s)
-}
-
 #[derive(Debug, Parser)]
 #[command(name = APP, disable_version_flag = true, about = "send the messages of an NSQ topic/channel to HTTP endpoints")]
 struct Flags {
@@ -51,10 +47,10 @@ struct Flags {
     #[arg(long, default_value_t = 1.0)]
     sample: f64,
     /// timeout for HTTP connect
-    #[arg(long, default_value = "2s", value_parser = go_duration)]
+    #[arg(long, default_value = "2s", value_parser = duration::parse)]
     http_client_connect_timeout: Duration,
     /// timeout for HTTP request
-    #[arg(long, default_value = "20s", value_parser = go_duration)]
+    #[arg(long, default_value = "20s", value_parser = duration::parse)]
     http_client_request_timeout: Duration,
     /// the # of requests between logging status (per handler), 0 disables
     #[arg(long, default_value_t = 250)]

@@ -8,10 +8,6 @@ use nsq_core::admin::AdminOptions;
 use nsq_core::api::config::LogLevel;
 use std::time::Duration;
 
-fn go_duration(s: &str) -> Result<Duration, String> {
-    duration::parse(s)
-}
-
 /// nsqadmin: the web UI and JSON API for an NSQ cluster.
 #[derive(Debug, Parser)]
 #[command(
@@ -60,16 +56,16 @@ pub struct NsqadminFlags {
     #[arg(long)]
     pub statsd_prefix: Option<String>,
     /// time interval nsqd is configured to push to statsd (must match nsqd) [default: 1m0s]
-    #[arg(long, value_parser = go_duration)]
+    #[arg(long, value_parser = duration::parse)]
     pub statsd_interval: Option<Duration>,
     /// HTTP endpoint (fully qualified) to which POST notifications of admin actions will be sent
     #[arg(long)]
     pub notification_http_endpoint: Option<String>,
     /// timeout for HTTP connect [default: 2s]
-    #[arg(long, value_parser = go_duration)]
+    #[arg(long, value_parser = duration::parse)]
     pub http_client_connect_timeout: Option<Duration>,
     /// timeout for HTTP request [default: 5s]
-    #[arg(long, value_parser = go_duration)]
+    #[arg(long, value_parser = duration::parse)]
     pub http_client_request_timeout: Option<Duration>,
     /// configure the HTTP client to skip verification of TLS certificates
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]

@@ -8,10 +8,6 @@ use nsq_core::options::TlsRequired;
 use nsq_core::Options;
 use std::time::Duration;
 
-fn go_duration(s: &str) -> Result<Duration, String> {
-    duration::parse(s)
-}
-
 fn tls_required(s: &str) -> Result<TlsRequired, String> {
     match s.to_ascii_lowercase().as_str() {
         "tcp-https" => Ok(TlsRequired::ExceptHttp),
@@ -96,10 +92,10 @@ pub struct NsqdFlags {
     #[arg(long)]
     pub lookupd_tcp_address: Vec<String>,
     /// timeout for HTTP connect [default: 2s]
-    #[arg(long, value_parser = go_duration)]
+    #[arg(long, value_parser = duration::parse)]
     pub http_client_connect_timeout: Option<Duration>,
     /// timeout for HTTP request [default: 5s]
-    #[arg(long, value_parser = go_duration)]
+    #[arg(long, value_parser = duration::parse)]
     pub http_client_request_timeout: Option<Duration>,
 
     /// path to store disk-backed messages [default: the current directory]
@@ -115,7 +111,7 @@ pub struct NsqdFlags {
     #[arg(long)]
     pub sync_every: Option<i64>,
     /// duration of time per diskqueue fsync [default: 2s]
-    #[arg(long, value_parser = go_duration)]
+    #[arg(long, value_parser = duration::parse)]
     pub sync_timeout: Option<Duration>,
     /// beyond NSQ: most bytes one queue may hold on disk, 0 = no limit [default: 0]
     #[arg(long)]
@@ -129,23 +125,23 @@ pub struct NsqdFlags {
     pub queue_scan_selection_count: Option<i64>,
 
     /// default duration to wait before auto-requeing a message [default: 1m0s]
-    #[arg(long, value_parser = go_duration)]
+    #[arg(long, value_parser = duration::parse)]
     pub msg_timeout: Option<Duration>,
     /// maximum duration before a message will timeout [default: 15m0s]
-    #[arg(long, value_parser = go_duration)]
+    #[arg(long, value_parser = duration::parse)]
     pub max_msg_timeout: Option<Duration>,
     /// maximum size of a single message in bytes [default: 1048576]
     #[arg(long)]
     pub max_msg_size: Option<i64>,
     /// maximum requeuing timeout for a message [default: 1h0m0s]
-    #[arg(long, value_parser = go_duration)]
+    #[arg(long, value_parser = duration::parse)]
     pub max_req_timeout: Option<Duration>,
     /// maximum size of a single command body [default: 5242880]
     #[arg(long)]
     pub max_body_size: Option<i64>,
 
     /// maximum client configurable duration of time between client heartbeats [default: 1m0s]
-    #[arg(long, value_parser = go_duration)]
+    #[arg(long, value_parser = duration::parse)]
     pub max_heartbeat_interval: Option<Duration>,
     /// maximum RDY count for a client [default: 2500]
     #[arg(long)]
@@ -154,13 +150,13 @@ pub struct NsqdFlags {
     #[arg(long)]
     pub max_output_buffer_size: Option<i64>,
     /// maximum client configurable duration of time between flushing to a client [default: 30s]
-    #[arg(long, value_parser = go_duration)]
+    #[arg(long, value_parser = duration::parse)]
     pub max_output_buffer_timeout: Option<Duration>,
     /// minimum client configurable duration of time between flushing to a client [default: 25ms]
-    #[arg(long, value_parser = go_duration)]
+    #[arg(long, value_parser = duration::parse)]
     pub min_output_buffer_timeout: Option<Duration>,
     /// default duration of time between flushing data to clients [default: 250ms]
-    #[arg(long, value_parser = go_duration)]
+    #[arg(long, value_parser = duration::parse)]
     pub output_buffer_timeout: Option<Duration>,
     /// maximum channel consumer connection count per nsqd instance (0 = unlimited) [default: 0]
     #[arg(long)]
@@ -170,7 +166,7 @@ pub struct NsqdFlags {
     #[arg(long)]
     pub statsd_address: Option<String>,
     /// duration between pushing to statsd [default: 1m0s]
-    #[arg(long, value_parser = go_duration)]
+    #[arg(long, value_parser = duration::parse)]
     pub statsd_interval: Option<Duration>,
     /// toggle sending memory and GC stats to statsd [default: true]
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
@@ -189,7 +185,7 @@ pub struct NsqdFlags {
     #[arg(long, value_parser = percentiles)]
     pub e2e_processing_latency_percentile: Vec<Vec<f64>>,
     /// calculate end to end latency quantiles for this duration of time [default: 10m0s]
-    #[arg(long, value_parser = go_duration)]
+    #[arg(long, value_parser = duration::parse)]
     pub e2e_processing_latency_window_time: Option<Duration>,
 
     /// path to certificate file

@@ -7,10 +7,6 @@ use clap::{ArgAction, Parser};
 use nsq_core::lookup::LookupdOptions;
 use std::time::Duration;
 
-fn go_duration(s: &str) -> Result<Duration, String> {
-    duration::parse(s)
-}
-
 /// nsqlookupd: the directory nsqd nodes register with and consumers query.
 #[derive(Debug, Parser)]
 #[command(
@@ -44,10 +40,10 @@ pub struct NsqlookupdFlags {
     #[arg(long)]
     pub broadcast_address: Option<String>,
     /// duration of time a producer will remain in the active list since its last ping [default: 5m0s]
-    #[arg(long, value_parser = go_duration)]
+    #[arg(long, value_parser = duration::parse)]
     pub inactive_producer_timeout: Option<Duration>,
     /// duration of time a producer will remain tombstoned if registration remains [default: 45s]
-    #[arg(long, value_parser = go_duration)]
+    #[arg(long, value_parser = duration::parse)]
     pub tombstone_lifetime: Option<Duration>,
 }
 
