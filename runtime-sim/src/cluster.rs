@@ -41,6 +41,21 @@ struct Life<P> {
     down: bool,
 }
 
+impl<P> Life<P> {
+    /// Bound and loaded: its window is `view`.
+    fn serving(&mut self, view: P) {
+        self.view = Some(view);
+        self.up = true;
+    }
+
+    /// Crashed, or stopped gracefully: down until started again.
+    fn ended(&mut self) {
+        self.view = None;
+        self.up = false;
+        self.down = true;
+    }
+}
+
 impl<P> Default for Life<P> {
     fn default() -> Self {
         Life {
@@ -126,17 +141,11 @@ impl Cluster {
                         Ok(d) => d,
                         Err(e) => panic!("nsqlookupd did not start: {e}"),
                     };
-                    {
-                        let mut life = lock(&life);
-                        life.view = Some(d.db_view());
-                        life.up = true;
-                    }
+                    lock(&life).serving(d.db_view());
                     let _ = madsim::signal::ctrl_c().await;
                     lock(&life).view = None;
                     d.shutdown().await;
-                    let mut life = lock(&life);
-                    life.up = false;
-                    life.down = true;
+                    lock(&life).ended();
                 }
             })
             .build();
@@ -178,17 +187,11 @@ impl Cluster {
                         Ok(n) => n,
                         Err(e) => panic!("nsqd did not start: {e}"),
                     };
-                    {
-                        let mut life = lock(&life);
-                        life.view = Some(n.probe());
-                        life.up = true;
-                    }
+                    lock(&life).serving(n.probe());
                     let _ = madsim::signal::ctrl_c().await;
                     lock(&life).view = None;
                     n.shutdown().await;
-                    let mut life = lock(&life);
-                    life.up = false;
-                    life.down = true;
+                    lock(&life).ended();
                 }
             })
             .build();
@@ -336,12 +339,7 @@ impl NsqdNode {
     /// synced (`tear`: the last unsynced write may survive in part). It
     /// stays down until [`NsqdNode::start`].
     pub fn crash(&self, tear: bool) {
-        {
-            let mut life = lock(&self.life);
-            life.view = None;
-            life.up = false;
-            life.down = true;
-        }
+        lock(&self.life).ended();
         crash(&self.node);
         self.disk.power_fail(tear);
     }
@@ -406,12 +404,7 @@ impl LookupdNode {
 
     /// Kills it (its registrations are lost: lookupd keeps nothing on disk).
     pub fn crash(&self) {
-        {
-            let mut life = lock(&self.life);
-            life.view = None;
-            life.up = false;
-            life.down = true;
-        }
+        lock(&self.life).ended();
         crash(&self.node);
     }
 

@@ -108,18 +108,18 @@ async fn discovery_in(w: &World) -> Result<String, String> {
         ..Mix::default()
     };
     // Churn under faults; then heal: lookupds must catch up.
-    let faults = churn_for(&w, &addrs, nemesis::run(&w, &mix, FAULT_SPAN)).await;
+    let faults = churn_for(w, &addrs, nemesis::run(w, &mix, FAULT_SPAN)).await;
     w.heal_all().await;
     let fail = |e: String| format!("{e}\n  faults:\n    {}", faults.join("\n    "));
-    let after_faults = converge(&w).await.map_err(fail)?;
+    let after_faults = converge(w).await.map_err(fail)?;
     // Churn on a whole network (no reconnects to paper over a missed
     // update); the lookupds must follow every change.
-    churn_for(&w, &addrs, async {
+    churn_for(w, &addrs, async {
         madsim::time::sleep(Duration::from_secs(10)).await;
         Vec::new()
     })
     .await;
-    let calm = converge(&w)
+    let calm = converge(w)
         .await
         .map_err(|e| fail(format!("{e} (after churn on a healed network)")))?;
     Ok(format!(

@@ -69,7 +69,7 @@ async fn messaging_in(w: &World, mix: Mix) -> Result<String, String> {
     // A broken invariant ends the run at once (the rest would only be noise).
     let faults = tokio::select! {
         biased; // a fixed order, so simulated runs repeat (README: Simulation)
-        f = nemesis::run(&w, &mix, FAULT_SPAN) => f,
+        f = nemesis::run(w, &mix, FAULT_SPAN) => f,
         v = w.ledger.first_violation() => return Err(v),
     };
     let sent = w.stop_producers().await;
@@ -89,7 +89,7 @@ async fn messaging_in(w: &World, mix: Mix) -> Result<String, String> {
         broken.push(e.clone());
     }
     if !w.lookupds.is_empty() {
-        if let Err(e) = converge(&w).await {
+        if let Err(e) = converge(w).await {
             broken.push(e);
         }
     }
