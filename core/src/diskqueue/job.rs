@@ -38,6 +38,15 @@ impl IoJob {
             && self.read.is_none()
     }
 
+    /// Whether the job only appends (and cuts files back): no fsync, no
+    /// metadata, no removal, no read.
+    pub fn is_append_only(&self) -> bool {
+        self.syncs.is_empty()
+            && self.atomic_writes.is_empty()
+            && self.removes.is_empty()
+            && self.read.is_none()
+    }
+
     /// Bytes this job appends.
     pub fn append_bytes(&self) -> usize {
         self.appends.iter().map(|(_, b)| b.len()).sum()

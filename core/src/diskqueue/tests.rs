@@ -508,3 +508,27 @@ fn a_depth_too_low_does_not_let_a_crash_lose_unread_records() {
         "{rest:?}"
     );
 }
+
+#[test]
+fn only_plain_appends_are_append_only_jobs() {
+    // The runtime runs append-only jobs on the I/O task itself: a sync, the
+    // metadata or a read must never be among them.
+    let mut disk = MemDisk::new(1);
+    let mut q = DiskQueue::new_empty(cfg("t", 1 << 20, 2));
+    q.put(&msg(1, "hello")).unwrap();
+    q.put(&msg(2, "world")).unwrap();
+    let job = q.poll_write(T0).expect("appends to write");
+    assert!(job.is_append_only());
+    assert!(job.append_bytes() > 0);
+    let out = execute(&job, &mut disk);
+    q.complete_write(out, T0);
+    let sync = q.poll_sync(T0).expect("two records reach --sync-every");
+    assert!(!sync.is_append_only());
+    let out = execute(&sync, &mut disk);
+    q.complete_sync(out, T0);
+    // Evict the in-memory tail so the reader has to read the segment back.
+    let mut reopened = crate::diskqueue::open(cfg("t", 1 << 20, 2), &mut disk).unwrap();
+    let read = reopened.poll_write(T0).expect("a read of the segment");
+    assert!(read.read.is_some());
+    assert!(!read.is_append_only());
+}
