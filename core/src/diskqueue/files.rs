@@ -70,9 +70,24 @@ pub struct Meta {
     pub write: Pos,
 }
 
+/// The size the diskqueue writes its metadata at: always the same, so a
+/// rewrite can overwrite the file in place (see `RealDisk::write_atomic`).
+pub const META_LEN: usize = 128;
+
 impl Meta {
+    /// Go's text: depth, read position, write position, one per line.
     pub fn encode(&self) -> Vec<u8> {
         format!("{}\n{}\n{}\n", self.depth, self.read, self.write).into_bytes()
+    }
+
+    /// [`Meta::encode`] padded with spaces to [`META_LEN`] bytes. Go's
+    /// `Fscanf` stops after the third line, and so does [`Meta::parse`].
+    pub fn encode_padded(&self) -> Vec<u8> {
+        let mut v = self.encode();
+        if v.len() < META_LEN {
+            v.resize(META_LEN, b' ');
+        }
+        v
     }
 
     /// Parses what Go's `fmt.Fscanf("%d\n%d,%d\n%d,%d\n")` accepts.
@@ -128,6 +143,16 @@ mod tests {
         };
         assert_eq!(m.encode(), b"92\n0,390\n1,1964\n");
         assert_eq!(Meta::parse(&m.encode()), Ok(m));
+        let padded = m.encode_padded();
+        assert_eq!(padded.len(), META_LEN);
+        assert!(padded.starts_with(b"92\n0,390\n1,1964\n"));
+        assert_eq!(Meta::parse(&padded), Ok(m));
+        let widest = Meta {
+            depth: i64::MIN,
+            read: Pos::new(MAX_SEGMENT, u64::MAX),
+            write: Pos::new(MAX_SEGMENT, u64::MAX),
+        };
+        assert_eq!(widest.encode_padded().len(), META_LEN);
         assert!(Meta::parse(b"x\n").is_err());
         assert!(Meta::parse(b"1\n2\n3,4\n").is_err());
     }

@@ -647,7 +647,7 @@ impl DiskQueue {
             write: self.written_end,
         };
         job.atomic_writes
-            .push((files::meta(&self.cfg.name), meta.encode()));
+            .push((files::meta(&self.cfg.name), meta.encode_padded()));
         if let Some(d) = self.deferrals_to_write.take() {
             job.atomic_writes
                 .push((files::deferrals(&self.cfg.name), d));
