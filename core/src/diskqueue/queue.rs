@@ -26,6 +26,13 @@ const READ_CHUNK: usize = 1 << 20;
 const READAHEAD_LIMIT: usize = 4 << 20;
 /// Written bytes kept in memory for the reader.
 const TAIL_CACHE: usize = 16 << 20;
+/// How many --sync-every windows writes may run ahead of the last finished
+/// fsync. A sync starts once one window is unsynced; writes go on beside
+/// it, and stop only at this bound. Go blocks every write during an fsync
+/// (a bound of one window); at 1 the fsync would pace every publisher, at
+/// 4 a publisher waits for the disk only when fsyncs fall behind by that
+/// much (README: Durability states the bound).
+pub const SYNC_LAG_WINDOWS: u64 = 4;
 /// How long a failed write waits before it is retried.
 const RETRY_AFTER: Nanos = SECOND;
 
@@ -528,9 +535,9 @@ impl DiskQueue {
         if self.failing() && now < self.retry_at {
             return None;
         }
-        // Writes may run ahead of fsync by one --sync-every window at most.
         let unsynced = self.written_seq - self.synced_seq;
-        let may_write = self.cfg.sync_every <= 1 || unsynced < 2 * self.cfg.sync_every;
+        let may_write =
+            self.cfg.sync_every <= 1 || unsynced < SYNC_LAG_WINDOWS * self.cfg.sync_every;
         let mut job = IoJob::default();
         let mut w = WriteJob::new(self.epoch, self.write_end, self.write_seq, self.written_crc);
         if may_write {

@@ -532,3 +532,41 @@ fn only_plain_appends_are_append_only_jobs() {
     assert!(read.read.is_some());
     assert!(!read.is_append_only());
 }
+
+#[test]
+fn writes_run_ahead_of_a_running_fsync_by_a_bounded_number_of_windows() {
+    let mut disk = MemDisk::new(1);
+    let every = 3;
+    let mut q = DiskQueue::new_empty(cfg("t", 1 << 20, every));
+    let mut n = 0;
+    let mut put = |q: &mut DiskQueue, k: u64| {
+        for _ in 0..k {
+            n += 1;
+            q.put(&msg(n, "x")).unwrap();
+        }
+    };
+    put(&mut q, every);
+    let job = q.poll_write(T0).expect("a write");
+    let out = execute(&job, &mut disk);
+    q.complete_write(out, T0);
+    // One window is unsynced: a sync starts, and is left running.
+    let sync = q.poll_sync(T0).expect("a sync is due");
+    // Writes go on beside it up to the bound...
+    let bound = queue::SYNC_LAG_WINDOWS * every;
+    while q.written_seq() < bound {
+        put(&mut q, 1);
+        let job = q.poll_write(T0).expect("writes run beside the fsync");
+        let out = execute(&job, &mut disk);
+        q.complete_write(out, T0);
+    }
+    // ...and stop there until the fsync finishes.
+    put(&mut q, 1);
+    assert!(q.poll_write(T0).is_none(), "no write past the bound");
+    let out = execute(&sync, &mut disk);
+    q.complete_sync(out, T0);
+    assert_eq!(q.synced_seq(), every);
+    assert!(
+        q.poll_write(T0).is_some(),
+        "the finished fsync lets writes go on"
+    );
+}
