@@ -17,7 +17,6 @@ pub struct InFlightEntry {
     pub slot: usize,
     pub deadline: Nanos,
     pub delivered_at: Nanos,
-    heap_pos: usize,
 }
 
 impl InFlightEntry {
@@ -28,7 +27,6 @@ impl InFlightEntry {
             slot,
             deadline,
             delivered_at: now,
-            heap_pos: 0,
         }
     }
 }
@@ -63,6 +61,9 @@ pub struct InFlight {
     entries: Slab<InFlightEntry>,
     by_id: FxHashMap<MessageId, usize>,
     heap: Vec<Slot>,
+    /// Where each entry (by slab key) sits in the heap: a dense array, so
+    /// sifting touches neither the slab nor the map.
+    heap_pos: Vec<usize>,
 }
 
 impl InFlight {
@@ -83,9 +84,12 @@ impl InFlight {
         let deadline = entry.deadline;
         let key = self.entries.insert(entry);
         self.by_id.insert(id, key);
+        if self.heap_pos.len() <= key {
+            self.heap_pos.resize(key + 1, 0);
+        }
         let pos = self.heap.len();
         self.heap.push(Slot { deadline, key });
-        self.entries[key].heap_pos = pos;
+        self.heap_pos[key] = pos;
         self.sift_up(pos);
         Ok(&self.entries[key])
     }
@@ -120,7 +124,7 @@ impl InFlight {
         }
         let new = deadline(&self.entries[key]);
         let old = std::mem::replace(&mut self.entries[key].deadline, new);
-        let pos = self.entries[key].heap_pos;
+        let pos = self.heap_pos[key];
         self.heap[pos].deadline = new;
         if new < old {
             self.sift_up(pos);
@@ -169,6 +173,7 @@ impl InFlight {
         self.entries.clear();
         self.by_id.clear();
         self.heap.clear();
+        self.heap_pos.clear();
     }
 
     /// Every entry, in no particular order.
@@ -177,61 +182,59 @@ impl InFlight {
     }
 
     fn remove_key(&mut self, key: usize) -> InFlightEntry {
-        let pos = self.entries[key].heap_pos;
-        let last = self.heap.len() - 1;
-        self.heap.swap(pos, last);
-        self.heap.pop();
+        let pos = self.heap_pos[key];
+        let last = self.heap.pop().expect("an entry in flight has a heap slot");
         if pos < self.heap.len() {
-            let moved = self.heap[pos].key;
-            self.entries[moved].heap_pos = pos;
+            self.place(pos, last);
             self.sift_down(pos);
-            self.sift_up(self.entries[moved].heap_pos);
+            self.sift_up(self.heap_pos[last.key]);
         }
         let entry = self.entries.remove(key);
         self.by_id.remove(&entry.msg.id);
         entry
     }
 
-    fn less(&self, a: usize, b: usize) -> bool {
-        self.heap[a].deadline < self.heap[b].deadline
+    fn place(&mut self, pos: usize, slot: Slot) {
+        self.heap[pos] = slot;
+        self.heap_pos[slot.key] = pos;
     }
 
-    fn swap(&mut self, a: usize, b: usize) {
-        self.heap.swap(a, b);
-        let (ka, kb) = (self.heap[a].key, self.heap[b].key);
-        self.entries[ka].heap_pos = a;
-        self.entries[kb].heap_pos = b;
-    }
-
+    // Both sifts carry the moving slot in hand and write it once where it
+    // stops (the same order as swapping level by level).
     fn sift_up(&mut self, mut pos: usize) {
+        let moving = self.heap[pos];
         while pos > 0 {
             let parent = (pos - 1) / 2;
-            if !self.less(pos, parent) {
+            if moving.deadline >= self.heap[parent].deadline {
                 break;
             }
-            self.swap(pos, parent);
+            self.place(pos, self.heap[parent]);
             pos = parent;
         }
+        self.place(pos, moving);
     }
 
     fn sift_down(&mut self, mut pos: usize) {
+        let moving = self.heap[pos];
+        let n = self.heap.len();
         loop {
             let l = 2 * pos + 1;
-            if l >= self.heap.len() {
+            if l >= n {
                 break;
             }
             let r = l + 1;
-            let child = if r < self.heap.len() && self.less(r, l) {
+            let child = if r < n && self.heap[r].deadline < self.heap[l].deadline {
                 r
             } else {
                 l
             };
-            if !self.less(child, pos) {
+            if self.heap[child].deadline >= moving.deadline {
                 break;
             }
-            self.swap(pos, child);
+            self.place(pos, self.heap[child]);
             pos = child;
         }
+        self.place(pos, moving);
     }
 }
 
