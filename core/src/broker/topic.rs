@@ -22,7 +22,7 @@ use rand::{RngCore, SeedableRng};
 use std::collections::{BTreeMap, VecDeque};
 
 /// How many backlog messages one pump call moves (bounds time under the lock).
-pub const PUMP_BATCH: usize = 8192;
+pub const PUMP_BATCH: usize = 1024;
 
 /// What removing a consumer left behind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
