@@ -76,12 +76,18 @@ impl ConnShared {
         self.wrote(was_empty);
     }
 
-    /// Appends already encoded frames.
-    pub fn push_frames(&self, frames: &[u8]) {
+    /// Appends already encoded frames, taking `frames` over whole when
+    /// nothing is pending (no copy); `frames` is left empty either way.
+    pub fn push_frames_from(&self, frames: &mut BytesMut) {
         let mut out = self.out();
         let was_empty = out.is_empty();
-        out.extend_from_slice(frames);
+        if was_empty {
+            std::mem::swap(&mut *out, frames);
+        } else {
+            out.extend_from_slice(frames);
+        }
         drop(out);
+        frames.clear();
         self.wrote(was_empty);
     }
 
@@ -169,8 +175,7 @@ impl Deliver {
     fn flush(&mut self) {
         if let Some(to) = self.to.take() {
             if !self.frames.is_empty() {
-                to.push_frames(&self.frames);
-                self.frames.clear();
+                to.push_frames_from(&mut self.frames);
             }
         }
     }
