@@ -8,13 +8,14 @@
 #   scripts/bench.sh [runs] [nsqd flags...]
 #   NSQD=/path/to/other/nsqd scripts/bench.sh 3 --mem-queue-size=1000000
 #
-# Env: NSQD (default target/release/nsqd), RUNFOR (10s), SIZE (200), BATCH (200).
+# Env: NSQD (default target/release/nsqd), BENCH_WRITER, BENCH_READER (default
+# target/release/bench_writer, bench_reader), RUNFOR (10s), SIZE (200), BATCH (200).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}; shift || true
 NSQD=${NSQD:-target/release/nsqd}
 RUNFOR=${RUNFOR:-10s}; SIZE=${SIZE:-200}; BATCH=${BATCH:-200}
-W=target/release/bench_writer; R=target/release/bench_reader
+W=${BENCH_WRITER:-target/release/bench_writer}; R=${BENCH_READER:-target/release/bench_reader}
 tck=$(getconf CLK_TCK)
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
