@@ -6,6 +6,7 @@
 pub mod files;
 pub mod job;
 pub mod open;
+pub mod outstanding;
 pub mod queue;
 pub mod record;
 

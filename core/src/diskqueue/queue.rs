@@ -11,6 +11,7 @@
 
 use super::files::{self, Meta, Pos};
 use super::job::{IoJob, IoOutcome, ReadRequest};
+use super::outstanding::Outstanding;
 use super::record;
 use crate::broker::backend::{Backend, BackendError};
 use crate::io::{Nanos, SECOND};
@@ -194,7 +195,7 @@ pub struct DiskQueue {
     readahead: VecDeque<(u64, Pos, Bytes)>,
     readahead_bytes: usize,
 
-    outstanding: BTreeMap<u64, Pos>,
+    outstanding: Outstanding,
     /// (synced_seq needed, seq to acknowledge then).
     pending_acks: VecDeque<(u64, u64)>,
     persisted_watermark: (Pos, u64),
@@ -260,7 +261,7 @@ impl DiskQueue {
             fetch_seq: 0,
             readahead: VecDeque::new(),
             readahead_bytes: 0,
-            outstanding: BTreeMap::new(),
+            outstanding: Outstanding::default(),
             pending_acks: VecDeque::new(),
             persisted_watermark: (read, 0),
             deferrals: BTreeMap::new(),
@@ -362,8 +363,8 @@ impl DiskQueue {
 
     /// Where the oldest unacknowledged record starts.
     fn watermark(&self) -> (Pos, u64) {
-        match self.outstanding.first_key_value() {
-            Some((&seq, &pos)) => (pos, seq - 1),
+        match self.outstanding.first() {
+            Some((seq, pos)) => (pos, seq - 1),
             // The read position may sit at the end of a segment that has
             // been finished since: go-diskqueue never stores such a position.
             None => (self.normalize(self.read), self.read_seq),
@@ -793,7 +794,7 @@ impl DiskQueue {
                 break;
             }
             self.pending_acks.pop_front();
-            self.outstanding.remove(&seq);
+            self.outstanding.remove(seq);
         }
     }
 
@@ -885,7 +886,7 @@ impl DiskQueue {
 
     /// Acknowledges a record handed out earlier (FIN).
     pub fn ack(&mut self, seq: u64) {
-        self.outstanding.remove(&seq);
+        self.outstanding.remove(seq);
     }
 
     /// Asks for a sync and metadata write at the next opportunity (shutdown).
