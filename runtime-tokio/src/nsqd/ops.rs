@@ -102,15 +102,23 @@ impl ConnOps<'_> {
         }))
     }
 
-    /// Runs `f` on the subscribed topic, if it still exists.
-    fn on_sub<T>(&mut self, now: Nanos, f: impl FnOnce(&mut TopicState) -> T) -> Option<T> {
+    /// Runs `f` on the subscribed topic, if it still exists. What it
+    /// delivers is encoded for the consumers once the topic lock is released.
+    fn on_sub<T>(
+        &mut self,
+        now: Nanos,
+        f: impl FnOnce(&mut TopicState, &mut Deliver) -> T,
+    ) -> Option<T> {
         let cell = self.sub_cell.as_ref()?;
+        let mut out = Deliver::default();
         let mut st = cell.lock();
         if st.deleted {
             return None;
         }
-        let r = f(&mut st);
+        let r = f(&mut st, &mut out);
         cell.after_op_at(&mut st, now);
+        drop(st);
+        drop(out);
         Some(r)
     }
 }
@@ -151,15 +159,9 @@ impl BrokerOps for ConnOps<'_> {
     }
 
     fn ready(&mut self, sub: &Subscription, client_id: u64, count: i64, now: Nanos) {
-        self.on_sub(now, |st| {
-            st.topic.set_rdy(
-                &sub.channel,
-                sub.slot,
-                client_id,
-                count,
-                now,
-                &mut Deliver::default(),
-            )
+        self.on_sub(now, |st, out| {
+            st.topic
+                .set_rdy(&sub.channel, sub.slot, client_id, count, now, out)
         });
     }
 
@@ -170,16 +172,9 @@ impl BrokerOps for ConnOps<'_> {
         id: &MessageId,
         now: Nanos,
     ) -> Result<(), InFlightError> {
-        self.on_sub(now, |st| {
+        self.on_sub(now, |st, out| {
             st.topic
-                .finish(
-                    &sub.channel,
-                    sub.slot,
-                    client_id,
-                    id,
-                    now,
-                    &mut Deliver::default(),
-                )
+                .finish(&sub.channel, sub.slot, client_id, id, now, out)
                 .map(|_| ())
         })
         .unwrap_or(Err(InFlightError::NotInFlight))
@@ -192,15 +187,9 @@ impl BrokerOps for ConnOps<'_> {
         ids: &[MessageId],
         now: Nanos,
     ) -> Vec<(usize, InFlightError)> {
-        self.on_sub(now, |st| {
-            st.topic.finish_many(
-                &sub.channel,
-                sub.slot,
-                client_id,
-                ids,
-                now,
-                &mut Deliver::default(),
-            )
+        self.on_sub(now, |st, out| {
+            st.topic
+                .finish_many(&sub.channel, sub.slot, client_id, ids, now, out)
         })
         .unwrap_or_else(|| {
             (0..ids.len())
@@ -217,16 +206,9 @@ impl BrokerOps for ConnOps<'_> {
         delay: Nanos,
         now: Nanos,
     ) -> Result<(), String> {
-        self.on_sub(now, |st| {
-            st.topic.requeue(
-                &sub.channel,
-                sub.slot,
-                client_id,
-                id,
-                delay,
-                now,
-                &mut Deliver::default(),
-            )
+        self.on_sub(now, |st, out| {
+            st.topic
+                .requeue(&sub.channel, sub.slot, client_id, id, delay, now, out)
         })
         .unwrap_or_else(|| Err(InFlightError::NotInFlight.as_str().to_string()))
     }
@@ -238,7 +220,7 @@ impl BrokerOps for ConnOps<'_> {
         id: &MessageId,
         now: Nanos,
     ) -> Result<(), InFlightError> {
-        self.on_sub(now, |st| {
+        self.on_sub(now, |st, _| {
             st.topic.touch(&sub.channel, sub.slot, client_id, id, now)
         })
         .unwrap_or(Err(InFlightError::NotInFlight))

@@ -224,19 +224,22 @@ impl Registry {
 /// until the topic's next deadline or until an operation arms an earlier one.
 async fn run_timer(cell: Arc<TopicCell>) {
     loop {
+        // What the tick delivers is encoded after the lock is released.
+        let mut out = Deliver::default();
         let next = {
             let mut st = cell.lock();
             if st.deleted {
                 return;
             }
             let now = clock::now();
-            st.topic.tick(now, &mut Deliver::default());
+            st.topic.tick(now, &mut out);
             st.topic.take_wake();
             let next = st.topic.next_deadline(now);
             cell.armed
                 .store(next.unwrap_or(Nanos::MAX), Ordering::Release);
             next
         };
+        drop(out);
         match next {
             Some(d) => {
                 tokio::select! {
@@ -304,13 +307,15 @@ async fn run_io(cell: Arc<TopicCell>, disks: DiskFactory) {
             Some((d, outcomes)) = async { match writing.as_mut() { Some(f) => Some(f.await), None => None } } => {
                 writing = None;
                 write_disk = Some(d);
+                let mut out = Deliver::default();
                 let mut st = cell.lock();
                 let now = clock::now();
                 for (key, outcome) in outcomes {
-                    st.topic.complete_write(&key, outcome, now, &mut Deliver::default());
+                    st.topic.complete_write(&key, outcome, now, &mut out);
                 }
                 cell.after_op_at(&mut st, now);
                 drop(st);
+                drop(out);
                 cell.io_done.notify_waiters();
             }
             Some((d, outcomes)) = async { match syncing.as_mut() { Some(f) => Some(f.await), None => None } } => {

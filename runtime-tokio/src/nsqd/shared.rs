@@ -76,18 +76,14 @@ impl ConnShared {
         self.wrote(was_empty);
     }
 
-    /// Appends already encoded frames, taking `frames` over whole when
-    /// nothing is pending (no copy); `frames` is left empty either way.
-    pub fn push_frames_from(&self, frames: &mut BytesMut) {
+    /// Appends the frames of `msgs`, with one lock.
+    pub fn push_messages(&self, msgs: &[Message]) {
         let mut out = self.out();
         let was_empty = out.is_empty();
-        if was_empty {
-            std::mem::swap(&mut *out, frames);
-        } else {
-            out.extend_from_slice(frames);
+        for m in msgs {
+            put_message_frame(&mut *out, m);
         }
         drop(out);
-        frames.clear();
         self.wrote(was_empty);
     }
 
@@ -161,39 +157,30 @@ impl ConnShared {
     }
 }
 
-/// The runtime's [`Outbox`]: frames go straight into the consumer's
-/// buffer. Frames for the same consumer in a row are gathered and copied
-/// in with one lock (they are flushed when the consumer changes and when
-/// the outbox is dropped, at the end of the topic operation).
+/// The runtime's [`Outbox`]: what a topic operation delivers is gathered
+/// per consumer (messages are reference-counted, so this copies no body)
+/// and encoded into each consumer's buffer, with one lock of that buffer,
+/// when the outbox is dropped — after the topic lock is released, where
+/// the caller keeps the outbox outside it.
 #[derive(Default)]
 pub struct Deliver {
-    to: Option<Handle>,
-    frames: BytesMut,
-}
-
-impl Deliver {
-    fn flush(&mut self) {
-        if let Some(to) = self.to.take() {
-            if !self.frames.is_empty() {
-                to.push_frames_from(&mut self.frames);
-            }
-        }
-    }
+    batches: Vec<(Handle, Vec<Message>)>,
 }
 
 impl Drop for Deliver {
     fn drop(&mut self) {
-        self.flush();
+        for (to, msgs) in self.batches.drain(..) {
+            to.push_messages(&msgs);
+        }
     }
 }
 
 impl Outbox<Handle> for Deliver {
     fn deliver(&mut self, to: &Handle, msg: &Message) {
-        if !self.to.as_ref().is_some_and(|h| Arc::ptr_eq(h, to)) {
-            self.flush();
-            self.to = Some(Arc::clone(to));
+        match self.batches.last_mut() {
+            Some((h, msgs)) if Arc::ptr_eq(h, to) => msgs.push(msg.clone()),
+            _ => self.batches.push((Arc::clone(to), vec![msg.clone()])),
         }
-        put_message_frame(&mut self.frames, msg);
     }
 
     fn close(&mut self, to: &Handle) {
