@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 use nsq_core::broker::Backend;
-use nsq_core::diskqueue::{execute, open, DiskQueue, DqConfig};
+use nsq_core::diskqueue::{execute, open, step, DiskQueue, DqConfig};
 use nsq_core::io::{MemDisk, SECOND};
 use nsq_core::wire::{Message, MessageId};
 use quickcheck::{Arbitrary, Gen, QuickCheck};
@@ -76,22 +76,7 @@ struct World {
 impl World {
     fn io(&mut self) {
         for _ in 0..4 {
-            loop {
-                let mut progressed = false;
-                if let Some(job) = self.q.poll_write(self.now) {
-                    let out = execute(&job, &mut self.disk);
-                    self.q.complete_write(out, self.now);
-                    progressed = true;
-                }
-                if let Some(job) = self.q.poll_sync(self.now) {
-                    let out = execute(&job, &mut self.disk);
-                    self.q.complete_sync(out, self.now);
-                    progressed = true;
-                }
-                if !progressed {
-                    break;
-                }
-            }
+            while step(&mut self.q, &mut self.disk, self.now) {}
             self.now += SECOND; // lets failed writes be retried
         }
         let synced = self.q.synced_seq();

@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 use nsq_core::broker::Backend;
-use nsq_core::diskqueue::{execute, files, open, DiskQueue, DqConfig, Meta};
+use nsq_core::diskqueue::{files, open, step, DiskQueue, DqConfig, Meta};
 use nsq_core::io::{Disk, MemDisk};
 use nsq_core::wire::{Message, MessageId};
 use std::path::PathBuf;
@@ -39,22 +39,7 @@ fn cfg(name: &str, max_bytes_per_file: u64) -> DqConfig {
 }
 
 fn drive(q: &mut DiskQueue, d: &mut MemDisk) {
-    loop {
-        let mut progressed = false;
-        if let Some(job) = q.poll_write(0) {
-            let out = execute(&job, d);
-            q.complete_write(out, 0);
-            progressed = true;
-        }
-        if let Some(job) = q.poll_sync(0) {
-            let out = execute(&job, d);
-            q.complete_sync(out, 0);
-            progressed = true;
-        }
-        if !progressed {
-            break;
-        }
-    }
+    while step(q, d, 0) {}
 }
 
 /// Everything a queue hands out, acknowledging as it goes.

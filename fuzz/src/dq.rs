@@ -2,7 +2,7 @@
 //! every I/O job it asks for runs at once against a `MemDisk`.
 
 use nsq_core::broker::backend::Backend;
-use nsq_core::diskqueue::{execute, open, DiskQueue, DqConfig};
+use nsq_core::diskqueue::{open, step, DiskQueue, DqConfig};
 use nsq_core::io::{MemDisk, SECOND};
 use nsq_core::wire::{Message, MessageId};
 
@@ -28,18 +28,7 @@ pub fn cfg(max_bytes_per_file: u64, sync_every: u64) -> DqConfig {
 pub fn drive(q: &mut DiskQueue, disk: &mut MemDisk, now: i64) -> bool {
     let mut jobs = 0;
     loop {
-        let mut progressed = false;
-        if let Some(job) = q.poll_write(now) {
-            let out = execute(&job, disk);
-            q.complete_write(out, now);
-            progressed = true;
-        }
-        if let Some(job) = q.poll_sync(now) {
-            let out = execute(&job, disk);
-            q.complete_sync(out, now);
-            progressed = true;
-        }
-        if !progressed {
+        if !step(q, disk, now) {
             return jobs > 0;
         }
         jobs += 1;

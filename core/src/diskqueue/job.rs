@@ -2,7 +2,8 @@
 //! decides where it runs (a blocking thread, the simulator); what it does
 //! against a [`Disk`] is decided here.
 
-use crate::io::Disk;
+use super::queue::DiskQueue;
+use crate::io::{Disk, Nanos};
 use bytes::Bytes;
 use std::io;
 
@@ -61,6 +62,24 @@ pub struct IoOutcome {
     pub synced: bool,
     pub removed: bool,
     pub read: Option<io::Result<Vec<u8>>>,
+}
+
+/// Runs the next job of each lane (writes, syncs) at once against `disk`
+/// and feeds the outcomes back, as the runtime does side by side; false
+/// if neither lane had work. Tests and fuzz targets drive queues with it.
+pub fn step(q: &mut DiskQueue, disk: &mut dyn Disk, now: Nanos) -> bool {
+    let mut progressed = false;
+    if let Some(job) = q.poll_write(now) {
+        let out = execute(&job, disk);
+        q.complete_write(out, now);
+        progressed = true;
+    }
+    if let Some(job) = q.poll_sync(now) {
+        let out = execute(&job, disk);
+        q.complete_sync(out, now);
+        progressed = true;
+    }
+    progressed
 }
 
 /// Performs `job` against `disk`.

@@ -11,7 +11,7 @@ pub mod queue;
 pub mod record;
 
 pub use files::{Meta, Pos};
-pub use job::{execute, IoJob, IoOutcome};
+pub use job::{execute, step, IoJob, IoOutcome};
 pub use open::open;
 pub use queue::{DiskQueue, DqConfig, Recovery};
 

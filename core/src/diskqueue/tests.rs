@@ -24,22 +24,7 @@ pub(crate) fn msg(i: u64, body: &str) -> Message {
 
 /// Runs every job the queue asks for, both lanes, synchronously.
 pub(crate) fn drive(q: &mut DiskQueue, disk: &mut MemDisk, now: i64) {
-    loop {
-        let mut progressed = false;
-        if let Some(job) = q.poll_write(now) {
-            let out = execute(&job, disk);
-            q.complete_write(out, now);
-            progressed = true;
-        }
-        if let Some(job) = q.poll_sync(now) {
-            let out = execute(&job, disk);
-            q.complete_sync(out, now);
-            progressed = true;
-        }
-        if !progressed {
-            break;
-        }
-    }
+    while step(q, disk, now) {}
 }
 
 pub(crate) fn pop_all(q: &mut DiskQueue, disk: &mut MemDisk) -> Vec<String> {
@@ -365,18 +350,7 @@ fn pop_all_bounded(q: &mut DiskQueue, disk: &mut MemDisk) -> Vec<String> {
             q.ack(m.origin);
             v.push(String::from_utf8_lossy(&m.body).into_owned());
         }
-        let mut progressed = false;
-        if let Some(job) = q.poll_write(T0) {
-            let out = execute(&job, disk);
-            q.complete_write(out, T0);
-            progressed = true;
-        }
-        if let Some(job) = q.poll_sync(T0) {
-            let out = execute(&job, disk);
-            q.complete_sync(out, T0);
-            progressed = true;
-        }
-        if !progressed {
+        if !step(q, disk, T0) {
             return v;
         }
     }
