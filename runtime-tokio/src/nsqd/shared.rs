@@ -87,14 +87,6 @@ impl ConnShared {
         self.wrote(was_empty);
     }
 
-    pub fn push_message(&self, msg: &Message) {
-        let mut out = self.out();
-        let was_empty = out.is_empty();
-        put_message_frame(&mut *out, msg);
-        drop(out);
-        self.wrote(was_empty);
-    }
-
     /// Bytes waiting to be written.
     pub fn pending(&self) -> usize {
         self.out().len()
