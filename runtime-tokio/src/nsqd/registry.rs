@@ -226,21 +226,29 @@ async fn run_timer(cell: Arc<TopicCell>) {
     loop {
         // What the tick delivers is encoded after the lock is released.
         let mut out = Deliver::default();
-        let next = {
+        let (next, again) = {
             let mut st = cell.lock();
             if st.deleted {
                 return;
             }
             let now = clock::now();
             st.topic.tick(now, &mut out);
-            st.topic.take_wake();
+            // The pump stopped at its batch bound: more backlog is ready.
+            let again = st.topic.take_wake().is_some_and(|w| w <= now);
             let next = st.topic.next_deadline(now);
             cell.armed
                 .store(next.unwrap_or(Nanos::MAX), Ordering::Release);
-            next
+            // The pump may have drawn the readahead down: the reader refills it.
+            if st.topic.wants_io(now) {
+                cell.io_wake.notify_one();
+            }
+            (next, again)
         };
         drop(out);
         match next {
+            // Go again at once: a timer would round up to the driver's next
+            // millisecond tick, capping the pump at one batch per millisecond.
+            Some(_) if again => tokio::task::yield_now().await,
             Some(d) => {
                 tokio::select! {
                     biased; // a fixed order, so simulated runs repeat (README: Simulation)
@@ -339,6 +347,7 @@ async fn run_io(cell: Arc<TopicCell>, disks: DiskFactory) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
     use nsq_core::broker::config::MemoryOnly;
 
     fn registry(hold: bool) -> (Registry, tokio::sync::mpsc::UnboundedReceiver<CatalogEvent>) {
@@ -386,6 +395,36 @@ mod tests {
             ]
         );
         assert!(reg.get("t").is_none());
+    }
+
+    #[tokio::test]
+    async fn the_pump_goes_on_batch_after_batch_without_waiting_for_a_timer_tick() {
+        let (reg, _rx) = registry(false);
+        let cell = reg.get_or_create("t");
+        let total = 8 * nsq_core::broker::topic::PUMP_BATCH;
+        {
+            let mut st = cell.lock();
+            let now = clock::now();
+            let bodies = (0..total).map(|i| Bytes::from(i.to_string())).collect();
+            st.topic
+                .publish(bodies, now, &mut Deliver::default())
+                .expect("fits the memory queue");
+            st.topic
+                .get_or_create_channel("c", now, &mut Deliver::default());
+            cell.after_op_at(&mut st, now);
+        }
+        // Each turn of the timer task moves one batch. Waiting for a timer
+        // tick (a millisecond) between batches, as it once did, would leave
+        // most of the backlog behind after these few turns.
+        let mut depth = 0;
+        for _ in 0..200 {
+            tokio::task::yield_now().await;
+            depth = cell.lock().topic.channels().map(|c| c.depth()).sum();
+            if depth == total as u64 {
+                break;
+            }
+        }
+        assert_eq!(depth, total as u64);
     }
 
     #[tokio::test]
