@@ -9,12 +9,15 @@
 #   NSQD=/path/to/other/nsqd scripts/bench.sh 3 --mem-queue-size=1000000
 #
 # Env: NSQD (default target/release/nsqd), BENCH_WRITER, BENCH_READER (default
-# target/release/bench_writer, bench_reader), RUNFOR (10s), SIZE (200), BATCH (200).
+# target/release/bench_writer, bench_reader; NSQ's Go tools work too), RUNFOR (10s),
+# SIZE (200), BATCH (200),
+# PUB_RUNFOR (default RUNFOR: a longer PUB leaves SUB enough backlog to show
+# what it can consume, since a SUB run can only consume what PUB wrote).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}; shift || true
 NSQD=${NSQD:-target/release/nsqd}
-RUNFOR=${RUNFOR:-10s}; SIZE=${SIZE:-200}; BATCH=${BATCH:-200}
+RUNFOR=${RUNFOR:-10s}; PUB_RUNFOR=${PUB_RUNFOR:-$RUNFOR}; SIZE=${SIZE:-200}; BATCH=${BATCH:-200}
 W=${BENCH_WRITER:-target/release/bench_writer}; R=${BENCH_READER:-target/release/bench_reader}
 tck=$(getconf CLK_TCK)
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
@@ -27,14 +30,14 @@ for i in $(seq 1 "$runs"); do
   for _ in $(seq 100); do grep -q 'TCP: listening on' "$log" && break; sleep 0.05; done
   addr=$(grep -o 'TCP: listening on [^ ]*' "$log" | head -1 | awk '{print $4}')
   c0=$(cpu $pid)
-  pub=$($W --nsqd-tcp-address="$addr" --runfor="$RUNFOR" --size="$SIZE" --batch-size="$BATCH" | grep -o '[0-9.]*ops/s' | tr -d 'ops/')
+  pub=$($W --nsqd-tcp-address="$addr" --runfor="$PUB_RUNFOR" --size="$SIZE" --batch-size="$BATCH" 2>&1 | grep -o '[0-9.]*ops/s' | tr -d 'ops/')
   c1=$(cpu $pid); rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
-  sub=$($R --nsqd-tcp-address="$addr" --runfor="$RUNFOR" --size="$SIZE" | grep -o '[0-9.]*ops/s' | tr -d 'ops/')
+  sub=$($R --nsqd-tcp-address="$addr" --runfor="$RUNFOR" --size="$SIZE" 2>&1 | grep -o '[0-9.]*ops/s' | tr -d 'ops/')
   c2=$(cpu $pid)
   kill -9 $pid 2>/dev/null || true; wait $pid 2>/dev/null || true
   rm -rf "$dir"
-  secs=${RUNFOR%s}
-  pub_us=$(awk -v c=$((c1-c0)) -v t=$tck -v r=$pub -v s=$secs 'BEGIN {printf "%.3f", c/t*1e6/(r*s)}')
+  secs=${RUNFOR%s}; pub_secs=${PUB_RUNFOR%s}
+  pub_us=$(awk -v c=$((c1-c0)) -v t=$tck -v r=$pub -v s=$pub_secs 'BEGIN {printf "%.3f", c/t*1e6/(r*s)}')
   sub_us=$(awk -v c=$((c2-c1)) -v t=$tck -v r=$sub -v s=$secs 'BEGIN {printf "%.3f", c/t*1e6/(r*s)}')
   printf 'run %d: PUB %.0f msg/s (%.3f us cpu/msg)  SUB %.0f msg/s (%.3f us cpu/msg)  RSS after PUB %d MB\n' \
     "$i" "$pub" "$pub_us" "$sub" "$sub_us" $((rss/1024))
