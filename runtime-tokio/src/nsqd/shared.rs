@@ -149,6 +149,9 @@ impl ConnShared {
     }
 }
 
+/// How many of the latest batches a delivery may join (a small linear search).
+const MERGE_LOOKBACK: usize = 8;
+
 /// The runtime's [`Outbox`]: what a topic operation delivers is gathered
 /// per consumer (messages are reference-counted, so this copies no body)
 /// and encoded into each consumer's buffer, with one lock of that buffer,
@@ -169,13 +172,41 @@ impl Drop for Deliver {
 
 impl Outbox<Handle> for Deliver {
     fn deliver(&mut self, to: &Handle, msg: &Message) {
-        match self.batches.last_mut() {
-            Some((h, msgs)) if Arc::ptr_eq(h, to) => msgs.push(msg.clone()),
-            _ => self.batches.push((Arc::clone(to), vec![msg.clone()])),
+        // A pump hands messages round-robin to the ready consumers: look a
+        // few batches back, so alternating consumers still get one batch each.
+        let mut recent = self.batches.iter_mut().rev().take(MERGE_LOOKBACK);
+        match recent.find(|(h, _)| Arc::ptr_eq(h, to)) {
+            Some((_, msgs)) => msgs.push(msg.clone()),
+            None => self.batches.push((Arc::clone(to), vec![msg.clone()])),
         }
     }
 
     fn close(&mut self, to: &Handle) {
         to.request_close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use nsq_core::wire::MessageId;
+
+    fn msg(n: u8) -> Message {
+        Message::new(MessageId([b'0' + n; 16]), 0, Bytes::from(vec![n]))
+    }
+
+    #[test]
+    fn alternating_consumers_get_one_batch_each_in_order() {
+        let (a, b) = (Arc::new(ConnShared::new(1)), Arc::new(ConnShared::new(2)));
+        let mut out = Deliver::default();
+        for n in 0..6 {
+            out.deliver(if n % 2 == 0 { &a } else { &b }, &msg(n));
+        }
+        assert_eq!(out.batches.len(), 2);
+        let bodies = |i: usize| -> Vec<u8> { out.batches[i].1.iter().map(|m| m.body[0]).collect() };
+        assert_eq!((bodies(0), bodies(1)), (vec![0, 2, 4], vec![1, 3, 5]));
+        drop(out);
+        assert!(a.pending() > 0 && b.pending() > 0);
     }
 }
