@@ -2,7 +2,7 @@
 //! used both in message frames and in diskqueue records:
 //! `[8-byte BE timestamp ns][2-byte BE attempts][16-byte id][body]`.
 
-use bytes::{BufMut, Bytes};
+use bytes::{Buf, BufMut, Bytes};
 use std::fmt;
 
 /// Length of a message id on the wire.
@@ -117,7 +117,7 @@ impl Message {
     }
 
     /// Decodes an encoding; the body shares `raw`'s allocation.
-    pub fn decode(raw: Bytes) -> Result<Message, DecodeError> {
+    pub fn decode(mut raw: Bytes) -> Result<Message, DecodeError> {
         if raw.len() < MIN_ENCODED_LEN {
             return Err(DecodeError(raw.len()));
         }
@@ -126,11 +126,14 @@ impl Message {
         let attempts = u16::from_be_bytes([raw[8], raw[9]]);
         let mut id = [0u8; MSG_ID_LEN];
         id.copy_from_slice(&raw[10..MIN_ENCODED_LEN]);
+        // The body is what is left: advancing, not slicing, leaves the
+        // shared buffer's reference count alone.
+        raw.advance(MIN_ENCODED_LEN);
         Ok(Message {
             id: MessageId(id),
             timestamp: i64::from_be_bytes(ts),
             attempts,
-            body: raw.slice(MIN_ENCODED_LEN..),
+            body: raw,
             origin: 0,
         })
     }
