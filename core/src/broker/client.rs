@@ -546,6 +546,13 @@ impl Client {
         )
     }
 
+    /// Whether a plain `FIN <id>` line may skip the command parser
+    /// ([`crate::wire::CommandParser::next_plain_fin`]): the line rules let
+    /// FIN through and [`Client::fin_id`] would accept it.
+    pub fn takes_plain_fin(&self) -> bool {
+        self.subscribed_ref("FIN", true).is_ok() && (self.tls || !self.cfg.tls_required)
+    }
+
     /// The error text of a FIN that failed.
     pub fn fin_failed(id: &MessageId, e: InFlightError) -> ClientError {
         ClientError::soft("E_FIN_FAILED", format!("FIN {id} failed {}", e.as_str()))

@@ -10,7 +10,7 @@
 
 use super::error::ClientError;
 use super::goquote::go_quote;
-use super::message::MessageId;
+use super::message::{MessageId, MSG_ID_LEN};
 use super::names::{is_valid_channel_name, is_valid_topic_name};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
@@ -330,6 +330,31 @@ impl CommandParser {
                 }
             }
         }
+    }
+
+    /// Takes a plain `FIN <16-byte id>\n` line off the front of `buf`
+    /// without building a command (a consumer's hot path). Anything else (a
+    /// line not complete yet, `\r\n`, more parameters, another command) is
+    /// left for [`CommandParser::next`], which gives the same id or NSQ's
+    /// error. The caller must know that the rules let FIN through (see
+    /// `Client::takes_plain_fin`).
+    pub fn next_plain_fin(&mut self, buf: &mut BytesMut) -> Option<MessageId> {
+        const LEN: usize = 4 + MSG_ID_LEN + 1;
+        if !matches!(self.state, State::Line)
+            || buf.len() < LEN
+            || !buf.starts_with(b"FIN ")
+            || buf[LEN - 1] != b'\n'
+        {
+            return None;
+        }
+        let mut id = [0u8; MSG_ID_LEN];
+        id.copy_from_slice(&buf[4..LEN - 1]);
+        if id.iter().any(|b| matches!(b, b' ' | b'\r' | b'\n')) {
+            return None;
+        }
+        buf.advance(LEN);
+        self.scanned = 0;
+        Some(MessageId(id))
     }
 
     /// The error NSQ sends when the stream ends with `buf` unparsed, if any

@@ -417,7 +417,17 @@ impl<'a> Session<'a> {
     fn run_commands(&mut self, buf: &mut BytesMut) -> Flow {
         // One clock read per batch: commands of one read share the instant.
         let now = clock::now();
+        let plain_fins = self.client.takes_plain_fin();
         let flow = loop {
+            if plain_fins {
+                if let Some(id) = self.parser.next_plain_fin(buf) {
+                    self.fins.push(id);
+                    if self.fins.len() >= FIN_BATCH {
+                        self.run_fins(now);
+                    }
+                    continue;
+                }
+            }
             let raw = match self.parser.next(buf, &mut self.client) {
                 Ok(Some(raw)) => raw,
                 Ok(None) => break Flow::Continue,

@@ -436,3 +436,31 @@ fn an_expired_grant_is_fetched_again_before_the_command_runs() {
     assert_eq!(c.replies[1], "E_AUTH_FAILED AUTH failed");
     assert!(c.closed);
 }
+
+#[test]
+fn plain_fins_skip_the_parser_only_where_fin_is_allowed() {
+    let mut b = broker();
+    let mut c = Conn::new(1);
+    assert!(!c.client.takes_plain_fin(), "not subscribed");
+    c.send(&mut b, b"SUB t c\n", T0);
+    assert!(c.client.takes_plain_fin());
+    c.send(&mut b, b"CLS\n", T0);
+    assert!(c.client.takes_plain_fin(), "FIN still works while closing");
+    let mut tls = Conn::with_config(
+        2,
+        ClientConfig {
+            tls_required: true,
+            ..ClientConfig::default()
+        },
+    );
+    tls.client.state = ClientState::Subscribed;
+    tls.client.sub = Some(Subscription {
+        topic: "t".into(),
+        channel: "c".into(),
+        slot: 0,
+    });
+    assert!(
+        !tls.client.takes_plain_fin(),
+        "TLS required and not negotiated"
+    );
+}

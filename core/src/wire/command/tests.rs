@@ -292,3 +292,94 @@ quickcheck! {
         true
     }
 }
+
+/// Takes plain FINs off the front, then parses one command as usual.
+fn fast_then_next(
+    buf: &mut BytesMut,
+    parser: &mut CommandParser,
+) -> Vec<Result<MessageId, String>> {
+    let mut rules = StatelessRules(Limits::default());
+    let mut out = Vec::new();
+    loop {
+        if let Some(id) = parser.next_plain_fin(buf) {
+            out.push(Ok(id));
+            continue;
+        }
+        match parser.next(buf, &mut rules) {
+            Ok(Some(raw)) => out.push(fin_target(&raw).map_err(|e| e.to_string())),
+            Ok(None) => return out,
+            Err(e) => {
+                out.push(Err(format!("{e:?}")));
+                return out;
+            }
+        }
+    }
+}
+
+#[test]
+fn plain_fins_skip_the_parser_and_everything_else_is_left_to_it() {
+    let mut buf = BytesMut::from(
+        &b"FIN 0123456789abcdef\nFIN 0123456789abcdef\r\nFIN 0123456789abcde\nFIN 0123 56789abcdef\nFIN 0123456789abcdef x\nFIN 0123456789abcdef\nFIN 0123"[..],
+    );
+    let mut parser = CommandParser::new(Limits::default());
+    assert!(parser.next_plain_fin(&mut buf).is_some());
+    assert!(
+        parser.next_plain_fin(&mut buf).is_none(),
+        "\\r\\n is the parser's"
+    );
+    let id = MessageId(*b"0123456789abcdef");
+    let got = fast_then_next(&mut buf, &mut parser);
+    assert_eq!(got.len(), 5);
+    assert_eq!(got[0], Ok(id));
+    assert_eq!(got[1], Err("E_INVALID invalid message ID".to_string()));
+    assert!(got[2].is_err());
+    assert_eq!((&got[3], &got[4]), (&Ok(id), &Ok(id)));
+    assert_eq!(&buf[..], b"FIN 0123", "an unfinished line waits");
+}
+
+quickcheck! {
+    fn plain_fins_read_the_same_as_parsed_ones(lines: Vec<(u8, Vec<u8>)>, cut: usize) -> bool {
+        // FIN lines with ids of the right length and of others, other commands.
+        let mut input = Vec::new();
+        for (kind, bytes) in &lines {
+            let id: Vec<u8> = bytes.iter().map(|b| b" \r\nab0"[*b as usize % 6]).collect();
+            match kind % 4 {
+                0 | 1 => {
+                    input.extend_from_slice(b"FIN ");
+                    input.extend(id.iter().chain(b"0123456789abcdef").take(16));
+                }
+                2 => {
+                    input.extend_from_slice(b"FIN ");
+                    input.extend(&id);
+                }
+                _ => input.extend_from_slice(b"NOP"),
+            }
+            input.push(b'\n');
+        }
+        let expect = {
+            let mut buf = BytesMut::from(&input[..]);
+            let mut parser = CommandParser::new(Limits::default());
+            let mut rules = StatelessRules(Limits::default());
+            let mut out = Vec::new();
+            loop {
+                match parser.next(&mut buf, &mut rules) {
+                    Ok(Some(raw)) => out.push(fin_target(&raw).map_err(|e| e.to_string())),
+                    Ok(None) => break,
+                    Err(e) => {
+                        out.push(Err(format!("{e:?}")));
+                        break;
+                    }
+                }
+            }
+            out
+        };
+        // The same bytes arriving in two reads, with the fast path in front.
+        let cut = if input.is_empty() { 0 } else { cut % input.len() };
+        let mut buf = BytesMut::from(&input[..cut]);
+        let mut parser = CommandParser::new(Limits::default());
+        let mut got = fast_then_next(&mut buf, &mut parser);
+        buf.extend_from_slice(&input[cut..]);
+        got.extend(fast_then_next(&mut buf, &mut parser));
+        got == expect
+    }
+}
