@@ -31,12 +31,7 @@ pub struct IoJob {
 
 impl IoJob {
     pub fn is_empty(&self) -> bool {
-        self.truncates.is_empty()
-            && self.appends.is_empty()
-            && self.syncs.is_empty()
-            && self.atomic_writes.is_empty()
-            && self.removes.is_empty()
-            && self.read.is_none()
+        self.truncates.is_empty() && self.appends.is_empty() && self.is_append_only()
     }
 
     /// Whether the job only appends (and cuts files back): no fsync, no

@@ -20,6 +20,16 @@ pub type Outcomes = Vec<(QueueKey, IoOutcome)>;
 #[cfg(not(madsim))]
 const INLINE_APPENDS: usize = 1 << 20;
 
+/// Performs each queue's job in turn, wherever the caller runs it.
+fn execute_all(disk: &mut dyn Disk, jobs: Vec<(QueueKey, IoJob)>) -> Outcomes {
+    jobs.into_iter()
+        .map(|(k, j)| {
+            let o = execute(&j, disk);
+            (k, o)
+        })
+        .collect()
+}
+
 /// Runs a topic's jobs and gives the disk handle back.
 #[cfg(not(madsim))]
 pub async fn run_jobs(
@@ -28,23 +38,11 @@ pub async fn run_jobs(
 ) -> (Box<dyn Disk + Send>, Outcomes) {
     let appended: usize = jobs.iter().map(|(_, j)| j.append_bytes()).sum();
     if appended <= INLINE_APPENDS && jobs.iter().all(|(_, j)| j.is_append_only()) {
-        let outs = jobs
-            .into_iter()
-            .map(|(k, j)| {
-                let o = execute(&j, disk.as_mut());
-                (k, o)
-            })
-            .collect();
+        let outs = execute_all(disk.as_mut(), jobs);
         return (disk, outs);
     }
     let handle = tokio::task::spawn_blocking(move || {
-        let outs: Outcomes = jobs
-            .into_iter()
-            .map(|(k, j)| {
-                let o = execute(&j, disk.as_mut());
-                (k, o)
-            })
-            .collect();
+        let outs = execute_all(disk.as_mut(), jobs);
         (disk, outs)
     });
     match handle.await {
@@ -58,13 +56,7 @@ pub async fn run_jobs(
     mut disk: Box<dyn Disk + Send>,
     jobs: Vec<(QueueKey, IoJob)>,
 ) -> (Box<dyn Disk + Send>, Outcomes) {
-    let outs: Outcomes = jobs
-        .into_iter()
-        .map(|(k, j)| {
-            let o = execute(&j, disk.as_mut());
-            (k, o)
-        })
-        .collect();
+    let outs = execute_all(disk.as_mut(), jobs);
     let latency = disk.take_latency();
     if latency > 0 {
         tokio::time::sleep(std::time::Duration::from_nanos(latency as u64)).await;

@@ -65,11 +65,16 @@ impl TopicCell {
                 self.timer.notify_one();
             }
         }
-        if st.topic.wants_io(now) {
-            self.io_wake.notify_one();
-        }
+        self.wake_io_if_wanted(st, now);
         if st.topic.has_events() {
             self.report(st);
+        }
+    }
+
+    /// Wakes the I/O task if any queue of the topic has disk work now.
+    fn wake_io_if_wanted(&self, st: &TopicState, now: Nanos) {
+        if st.topic.wants_io(now) {
+            self.io_wake.notify_one();
         }
     }
 
@@ -239,9 +244,7 @@ async fn run_timer(cell: Arc<TopicCell>) {
             cell.armed
                 .store(next.unwrap_or(Nanos::MAX), Ordering::Release);
             // The pump may have drawn the readahead down: the reader refills it.
-            if st.topic.wants_io(now) {
-                cell.io_wake.notify_one();
-            }
+            cell.wake_io_if_wanted(&st, now);
             (next, again)
         };
         drop(out);
