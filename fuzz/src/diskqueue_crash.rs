@@ -7,8 +7,9 @@
 //! Input: see [`decode`]; every byte string is some scenario.
 //! Checks: exactly the records NSQ's rules keep come out, in order: every
 //! synced record from the read position on, then the unsynced ones up to
-//! the first that lacks a checksum (when we wrote the queue) or the first
-//! torn segment; never a byte of garbage. Depth ends at 0 and the queue works.
+//! the first that lacks a checksum (whoever wrote the queue: Go nsqd keeps
+//! nothing past its metadata's write position either) or the first torn
+//! segment; never a byte of garbage. Depth ends at 0 and the queue works.
 
 use crate::cursor::{Cursor, Writer};
 use crate::dq::{self, MAX_BODY, NAME};
@@ -30,7 +31,7 @@ pub enum Tail {
     None,
     /// The first bytes of one more record.
     Cut(usize),
-    /// Garbage (only where checksums exist to catch it).
+    /// Garbage (caught: unsynced records need their checksum).
     Garbage(Vec<u8>),
 }
 
@@ -275,8 +276,7 @@ pub fn run(data: &[u8]) {
                     let n = (*n % extra.len()).max(1);
                     bytes.extend_from_slice(&extra[..n]);
                 }
-                Tail::Garbage(g) if s.checksums => bytes.extend_from_slice(g),
-                Tail::Garbage(_) => {}
+                Tail::Garbage(g) => bytes.extend_from_slice(g),
             }
             if bytes.len() > buf.len() && torn_at.is_none() {
                 torn_at = Some(file);
@@ -305,8 +305,8 @@ pub fn run(data: &[u8]) {
     }
 
     // What NSQ's rules keep: every synced record from the read position,
-    // then unsynced records while each has its checksum (when we wrote the
-    // queue), stopping at the end of the first torn segment.
+    // then unsynced records while each has its checksum, stopping at the
+    // end of the first torn segment.
     let entries = |file: u64| -> usize {
         disk.contents(&files::checksums(NAME, file))
             .map_or(0, |c| c.len() / 4)
@@ -319,7 +319,7 @@ pub fn run(data: &[u8]) {
                 break;
             }
             let index = laid[..i].iter().filter(|o| o.file == l.file).count();
-            if s.checksums && index >= entries(l.file) {
+            if index >= entries(l.file) {
                 break;
             }
         }

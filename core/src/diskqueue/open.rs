@@ -30,14 +30,17 @@ struct Checked {
     size: u64,
 }
 
-/// `ours`: the segment was written by us, so every record written after the
-/// last sync (`from` on) must carry a matching checksum to be kept.
+/// Records before `from` were synced and are trusted as they are; every
+/// record at or after `from` (written since the last sync) must carry a
+/// matching checksum to be kept. A record there without one cannot be told
+/// from a torn write (its length may be intact and its bytes garbage), and
+/// Go nsqd never keeps records past its metadata's write position either
+/// (it writes over them), so nothing a Go nsqd would keep is lost.
 fn check_segment(
     cfg: &DqConfig,
     disk: &mut dyn Disk,
     n: u64,
     from: u64,
-    ours: bool,
 ) -> io::Result<Option<Checked>> {
     let Some(data) = disk.read_all(&files::segment(&cfg.name, n))? else {
         return Ok(None);
@@ -45,7 +48,6 @@ fn check_segment(
     let crcs = disk
         .read_all(&files::checksums(&cfg.name, n))?
         .unwrap_or_default();
-    let ours = ours || !crcs.is_empty();
     let crc_at = |i: usize| -> Option<u32> {
         crcs.get(i * 4..i * 4 + 4)
             .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
@@ -60,13 +62,13 @@ fn check_segment(
             match crc_at(i) {
                 Some(c) => c == record::crc(payload),
                 // Unsynced and unverifiable: a torn write may have completed it with garbage.
-                None => !(ours && offset as u64 >= from),
+                None => (offset as u64) < from,
             }
         },
     );
     let records_after = found.iter().filter(|f| f.offset as u64 >= from).count() as u64;
     let records = found.len() as u64;
-    let checksummed = ours && crcs.len() as u64 >= records * 4;
+    let checksummed = !crcs.is_empty() && crcs.len() as u64 >= records * 4;
     if crcs.len() as u64 > records * 4 {
         // Checksums of records that did not survive: drop them to stay aligned.
         disk.truncate(&files::checksums(&cfg.name, n), records * 4)?;
@@ -180,10 +182,6 @@ pub fn open(cfg: DqConfig, disk: &mut dyn Disk) -> io::Result<DiskQueue> {
     let mut write = synced_end;
     let mut write_records_total = 0;
     let mut write_checksummed = true;
-    let names = disk.list()?;
-    let any_checksums = names
-        .iter()
-        .any(|f| f.starts_with(&format!("{}.diskqueue.", cfg.name)) && f.ends_with(".crc"));
     let mut n = synced_end.file;
     while n <= last {
         let from = if n == synced_end.file {
@@ -191,7 +189,7 @@ pub fn open(cfg: DqConfig, disk: &mut dyn Disk) -> io::Result<DiskQueue> {
         } else {
             0
         };
-        let Some(c) = check_segment(&cfg, disk, n, from, any_checksums)? else {
+        let Some(c) = check_segment(&cfg, disk, n, from)? else {
             if n > synced_end.file {
                 break;
             }
