@@ -18,6 +18,7 @@ pub mod io;
 pub mod lookup;
 pub mod metadata;
 pub mod options;
+pub mod recovery;
 pub mod stats;
 pub mod tls;
 pub mod wire;

@@ -5,7 +5,6 @@
 //! nothing read back is corrupt or invented, and depth equals what is readable.
 
 use bytes::Bytes;
-use nsq_core::broker::Backend;
 use nsq_core::diskqueue::{execute, open, step, DiskQueue, DqConfig};
 use nsq_core::io::{MemDisk, SECOND};
 use nsq_core::wire::{Message, MessageId};

@@ -4,7 +4,6 @@
 //! a reader that follows go-diskqueue's rules (written here from its spec).
 
 use bytes::Bytes;
-use nsq_core::broker::Backend;
 use nsq_core::diskqueue::{files, open, step, DiskQueue, DqConfig, Meta};
 use nsq_core::io::{Disk, MemDisk};
 use nsq_core::wire::{Message, MessageId};

@@ -1,7 +1,6 @@
 //! Driving a diskqueue the way the runtime does, for the diskqueue targets:
 //! every I/O job it asks for runs at once against a `MemDisk`.
 
-use nsq_core::broker::backend::Backend;
 use nsq_core::diskqueue::{open, step, DiskQueue, DqConfig};
 use nsq_core::io::{MemDisk, SECOND};
 use nsq_core::wire::{Message, MessageId};

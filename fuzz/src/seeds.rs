@@ -9,7 +9,6 @@ use crate::diskqueue_crash::{self, Crcs, MetaMode, Scenario, Segment, Tail};
 use crate::diskqueue_files::{self, File};
 use crate::dq;
 use bytes::{Bytes, BytesMut};
-use nsq_core::broker::backend::Backend;
 use nsq_core::consumer::config::Config;
 use nsq_core::consumer::handshake::identify_body;
 use nsq_core::diskqueue::{record, DiskQueue};

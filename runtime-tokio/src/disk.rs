@@ -206,6 +206,10 @@ impl Disk for RealDisk {
         }
     }
 
+    fn sync_dir(&mut self) -> io::Result<()> {
+        RealDisk::sync_dir(self)
+    }
+
     fn list(&mut self) -> io::Result<Vec<String>> {
         let mut v: Vec<String> = fs::read_dir(&self.dir)?
             .filter_map(Result::ok)

@@ -1,13 +1,13 @@
 //! A channel: its own copy of every message of its topic, shared out among
 //! its consumers with RDY flow control, in-flight timeouts and deferral.
 
-use super::backend::{Backend, BackendError};
 use super::config::BrokerConfig;
 use super::consumer::{Consumer, ConsumerSettings};
 use super::deferred::Deferred;
 use super::inflight::{InFlight, InFlightEntry, InFlightError};
 use super::outbox::Outbox;
 use super::queue::MsgQueue;
+use super::storage::{Storage, StorageError};
 use crate::io::Nanos;
 use crate::stats::Quantile;
 use crate::wire::names::is_ephemeral;
@@ -24,6 +24,8 @@ pub struct Channel<K> {
     ephemeral: bool,
     paused: bool,
     queue: MsgQueue,
+    /// Names this queue's disk jobs and their outcomes (unique in its topic).
+    pub(crate) queue_id: u64,
     in_flight: InFlight,
     deferred: Deferred,
     consumers: Slab<Consumer<K>>,
@@ -45,15 +47,16 @@ pub struct Channel<K> {
 impl<K> Channel<K> {
     pub fn new(topic: &str, name: &str, cfg: &BrokerConfig, seed: u64) -> Self {
         let ephemeral = is_ephemeral(name);
-        let backend = cfg.backend_for(topic, Some(name), ephemeral);
-        Self::with_backend(topic, name, cfg, backend, seed)
+        let storage = cfg.new_storage(topic, Some(name), ephemeral);
+        Self::with_storage(topic, name, cfg, storage, seed)
     }
 
-    pub fn with_backend(
+    /// A channel around storage the caller made (a diskqueue opened at start).
+    pub fn with_storage(
         topic: &str,
         name: &str,
         cfg: &BrokerConfig,
-        backend: Box<dyn Backend>,
+        storage: Storage,
         seed: u64,
     ) -> Self {
         Channel {
@@ -61,7 +64,8 @@ impl<K> Channel<K> {
             name: name.to_string(),
             ephemeral: is_ephemeral(name),
             paused: false,
-            queue: MsgQueue::new(cfg.mem_queue_size, backend),
+            queue: MsgQueue::new(cfg.mem_queue_size, storage),
+            queue_id: 0,
             in_flight: InFlight::default(),
             deferred: Deferred::default(),
             consumers: Slab::new(),
@@ -343,7 +347,7 @@ impl<K> Channel<K> {
     }
 
     /// Whether `count` messages of `bytes` would all be taken.
-    pub fn can_accept(&self, count: usize, bytes: usize) -> Result<(), BackendError> {
+    pub fn can_accept(&self, count: usize, bytes: usize) -> Result<(), StorageError> {
         self.queue.can_accept(count, bytes)
     }
 
@@ -355,7 +359,7 @@ impl<K> Channel<K> {
         msg: Message,
         now: Nanos,
         out: &mut impl Outbox<K>,
-    ) -> Result<(), BackendError> {
+    ) -> Result<(), StorageError> {
         let Some(msg) = self.hand_off(msg, now, out) else {
             return Ok(());
         };
@@ -371,7 +375,7 @@ impl<K> Channel<K> {
         msg: Message,
         now: Nanos,
         out: &mut impl Outbox<K>,
-    ) -> Option<BackendError> {
+    ) -> Option<StorageError> {
         let msg = self.hand_off(msg, now, out)?;
         self.message_count += 1;
         self.queue.put_or_keep(msg)
@@ -470,7 +474,7 @@ impl<K> Channel<K> {
     /// A message will not be seen again: release its disk record, if any.
     fn done_with(&mut self, msg: &Message) {
         if msg.origin != 0 {
-            self.queue.backend_mut().ack(msg.origin);
+            self.queue.storage_mut().ack(msg.origin);
         }
     }
 
@@ -483,7 +487,7 @@ impl<K> Channel<K> {
             let Some(msg) = self.queue.pop() else { break };
             // A message stored while deferred (restored after a restart) waits for its time.
             if msg.origin != 0 {
-                if let Some(due) = self.queue.backend_mut().deferral(&msg.id) {
+                if let Some(due) = self.queue.storage_mut().deferral(&msg.id) {
                     if due > now {
                         self.defer(msg, due);
                         continue;
@@ -527,7 +531,7 @@ impl<K> Channel<K> {
     /// asks for a final sync. Without a diskqueue (ephemeral), it is dropped.
     pub fn persist_for_shutdown(&mut self) {
         let (queued, in_flight, deferred) = self.drain_for_shutdown();
-        if let Some(dq) = self.queue.backend_mut().disk_queue() {
+        if let Some(dq) = self.queue.disk() {
             persist_into(dq, queued.into_iter().chain(in_flight), deferred);
         }
     }

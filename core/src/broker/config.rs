@@ -1,29 +1,10 @@
 //! The slice of nsqd's options that topics and channels need.
 
-use super::backend::{Backend, Discard, Refuse};
+use super::storage::Storage;
+use crate::diskqueue::{files, DiskQueue, DqConfig};
 use crate::io::{nanos, Nanos};
 use crate::options::Options;
 use std::sync::Arc;
-
-/// Makes the backend of a durable topic or channel (ephemeral ones always
-/// use [`Discard`]). The runtime supplies the diskqueue here.
-pub trait BackendFactory: Send + Sync + std::fmt::Debug {
-    fn topic_backend(&self, topic: &str) -> Box<dyn Backend>;
-    fn channel_backend(&self, topic: &str, channel: &str) -> Box<dyn Backend>;
-}
-
-/// A factory for queues without disk: overflow beyond memory is refused.
-#[derive(Debug, Default)]
-pub struct MemoryOnly;
-
-impl BackendFactory for MemoryOnly {
-    fn topic_backend(&self, _: &str) -> Box<dyn Backend> {
-        Box::new(Refuse)
-    }
-    fn channel_backend(&self, _: &str, _: &str) -> Box<dyn Backend> {
-        Box::new(Refuse)
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
@@ -31,7 +12,9 @@ pub struct BrokerConfig {
     pub mem_queue_size: usize,
     pub max_msg_timeout: Nanos,
     pub max_channel_consumers: usize,
-    pub backends: Arc<dyn BackendFactory>,
+    /// The diskqueue settings of durable queues (`None`: nsqd has no
+    /// disk, and a queue refuses what its memory part cannot hold).
+    pub disk: Option<Arc<Options>>,
     /// --e2e-processing-latency-percentile (empty: latency is not tracked).
     pub e2e_percentiles: Arc<[f64]>,
     /// --e2e-processing-latency-window-time
@@ -39,36 +22,50 @@ pub struct BrokerConfig {
 }
 
 impl BrokerConfig {
-    pub fn from_options(opts: &Options, backends: Arc<dyn BackendFactory>) -> Self {
+    /// `with_disk`: durable queues overflow to diskqueues (else they refuse).
+    pub fn from_options(opts: &Options, with_disk: bool) -> Self {
         BrokerConfig {
             node_id: opts.node_id,
             mem_queue_size: usize::try_from(opts.mem_queue_size).unwrap_or(0),
             max_msg_timeout: nanos(opts.max_msg_timeout),
             max_channel_consumers: usize::try_from(opts.max_channel_consumers).unwrap_or(0),
-            backends,
+            disk: with_disk.then(|| Arc::new(opts.clone())),
             e2e_percentiles: opts.e2e_processing_latency_percentiles.as_slice().into(),
             e2e_window: nanos(opts.e2e_processing_latency_window_time),
         }
     }
 
-    pub(crate) fn backend_for(
+    /// The settings of the diskqueue of `topic` (or of its `channel`).
+    pub fn disk_config(&self, topic: &str, channel: Option<&str>) -> Option<DqConfig> {
+        let opts = self.disk.as_ref()?;
+        let name = match channel {
+            Some(c) => files::channel_queue_name(topic, c),
+            None => topic.to_string(),
+        };
+        Some(DqConfig::from_options(&name, opts))
+    }
+
+    /// The storage of a queue created now. Its diskqueue starts empty: a
+    /// queue with files is opened (a disk job) before its topic is built,
+    /// when nsqd loads its data at start.
+    pub(crate) fn new_storage(
         &self,
         topic: &str,
         channel: Option<&str>,
         ephemeral: bool,
-    ) -> Box<dyn Backend> {
+    ) -> Storage {
         if ephemeral {
-            return Box::new(Discard::default());
+            return Storage::discard();
         }
-        match channel {
-            Some(c) => self.backends.channel_backend(topic, c),
-            None => self.backends.topic_backend(topic),
+        match self.disk_config(topic, channel) {
+            Some(cfg) => Storage::disk(DiskQueue::new_empty(cfg)),
+            None => Storage::Refuse,
         }
     }
 }
 
 impl Default for BrokerConfig {
     fn default() -> Self {
-        Self::from_options(&Options::default(), Arc::new(MemoryOnly))
+        Self::from_options(&Options::default(), false)
     }
 }

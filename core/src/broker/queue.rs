@@ -1,7 +1,7 @@
 //! A topic's or channel's queue: a bounded memory part (--mem-queue-size)
-//! in front of a [`Backend`].
+//! in front of its [`Storage`].
 
-use super::backend::{Backend, BackendError};
+use super::storage::{Storage, StorageError};
 use crate::wire::Message;
 use std::collections::VecDeque;
 
@@ -9,14 +9,14 @@ use std::collections::VecDeque;
 pub struct MsgQueue {
     mem: VecDeque<Message>,
     mem_limit: usize,
-    backend: Box<dyn Backend>,
+    backend: Storage,
     /// Alternates memory and backend when both hold messages (Go picks
     /// between them at random), so neither starves.
     backend_turn: bool,
 }
 
 impl MsgQueue {
-    pub fn new(mem_limit: usize, backend: Box<dyn Backend>) -> Self {
+    pub fn new(mem_limit: usize, backend: Storage) -> Self {
         MsgQueue {
             mem: VecDeque::new(),
             mem_limit,
@@ -31,7 +31,7 @@ impl MsgQueue {
     }
 
     /// Whether `count` messages of `bytes` would all be taken.
-    pub fn can_accept(&self, count: usize, bytes: usize) -> Result<(), BackendError> {
+    pub fn can_accept(&self, count: usize, bytes: usize) -> Result<(), StorageError> {
         let room = self.mem_limit.saturating_sub(self.mem.len());
         if count <= room {
             return Ok(());
@@ -40,7 +40,7 @@ impl MsgQueue {
         self.backend.can_accept(count - room, bytes)
     }
 
-    pub fn put(&mut self, msg: Message) -> Result<(), BackendError> {
+    pub fn put(&mut self, msg: Message) -> Result<(), StorageError> {
         if self.mem.len() < self.mem_limit {
             self.mem.push_back(msg);
             Ok(())
@@ -51,7 +51,7 @@ impl MsgQueue {
 
     /// Puts a message that must not be lost (a timeout or requeue): if the
     /// backend refuses it, it stays in memory beyond the limit.
-    pub fn put_or_keep(&mut self, msg: Message) -> Option<BackendError> {
+    pub fn put_or_keep(&mut self, msg: Message) -> Option<StorageError> {
         if self.mem.len() < self.mem_limit {
             self.mem.push_back(msg);
             return None;
@@ -102,11 +102,20 @@ impl MsgQueue {
         self.mem.drain(..).collect()
     }
 
-    pub fn backend_mut(&mut self) -> &mut dyn Backend {
-        self.backend.as_mut()
+    pub fn storage_mut(&mut self) -> &mut Storage {
+        &mut self.backend
     }
 
-    pub fn backend(&self) -> &dyn Backend {
-        self.backend.as_ref()
+    pub fn storage(&self) -> &Storage {
+        &self.backend
+    }
+
+    /// The diskqueue behind this queue, if it has one.
+    pub fn disk(&mut self) -> Option<&mut crate::diskqueue::DiskQueue> {
+        self.backend.disk_queue()
+    }
+
+    pub fn disk_ref(&self) -> Option<&crate::diskqueue::DiskQueue> {
+        self.backend.disk_queue_ref()
     }
 }

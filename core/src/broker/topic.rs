@@ -4,15 +4,16 @@
 //! Every change to a channel goes through the topic, so the topic can tell
 //! the runtime when a new, earlier deadline needs its timer ([`Topic::take_wake`]).
 
-use super::backend::BackendError;
 use super::channel::Channel;
 use super::config::BrokerConfig;
 use super::consumer::ConsumerSettings;
+use super::deletion::Deletion;
 use super::guid::GuidFactory;
 use super::inflight::InFlightError;
 use super::outbox::Outbox;
 use super::queue::MsgQueue;
-use crate::diskqueue::{IoJob, IoOutcome};
+use super::storage::{Storage, StorageError};
+use crate::diskqueue::{DiskQueue, IoJob, IoOutcome};
 use crate::io::Nanos;
 use crate::wire::names::is_ephemeral;
 use crate::wire::{Message, MessageId};
@@ -64,40 +65,39 @@ pub struct Topic<K> {
     /// Backlog records moved into channels, acknowledged once the channels
     /// that took them are durable.
     transfers: VecDeque<Transfer>,
-    /// Disk work for queues that no longer exist (deleted channels).
-    orphan_jobs: Vec<IoJob>,
+    /// Deleted channels (or, once the topic is deleted, everything) whose
+    /// files are on their way out (see `deletion.rs`).
+    deletions: Vec<Deletion>,
+    /// The next key for a queue or a deletion (the backlog's is 0).
+    next_key: u64,
 }
 
 /// Backlog records (`origins`) moved into channels, done with once each
 /// channel has synced the record count it had after taking them (`needs`).
 #[derive(Debug)]
 struct Transfer {
-    needs: Vec<(String, u64)>,
+    needs: Vec<(QueueKey, u64)>,
     origins: Vec<u64>,
 }
 
-/// Which queue of a topic: its own backlog, or a channel.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum QueueKey {
-    Backlog,
-    Channel(String),
-    /// Removal of a deleted queue's files.
-    Orphan,
+/// Names one queue of a topic (its backlog, a channel's, a deleted one's)
+/// or one deletion, for its disk jobs and their outcomes: unique for the
+/// topic's life, so an outcome never reaches a namesake created meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct QueueKey(pub u64);
+
+impl QueueKey {
+    pub const BACKLOG: QueueKey = QueueKey(0);
 }
 
 impl<K> Topic<K> {
     pub fn new(name: &str, cfg: BrokerConfig, seed: u64) -> Self {
-        let backend = cfg.backend_for(name, None, is_ephemeral(name));
-        Self::with_backlog(name, cfg, backend, seed)
+        let storage = cfg.new_storage(name, None, is_ephemeral(name));
+        Self::with_backlog(name, cfg, storage, seed)
     }
 
-    /// Builds a topic around a backlog the caller made.
-    pub fn with_backlog(
-        name: &str,
-        cfg: BrokerConfig,
-        backend: Box<dyn super::backend::Backend>,
-        seed: u64,
-    ) -> Self {
+    /// Builds a topic around a backlog the caller made (a diskqueue opened at start).
+    pub fn with_backlog(name: &str, cfg: BrokerConfig, storage: Storage, seed: u64) -> Self {
         Topic {
             name: name.to_string(),
             ephemeral: is_ephemeral(name),
@@ -105,7 +105,7 @@ impl<K> Topic<K> {
             held: false,
             events: Vec::new(),
             channels: BTreeMap::new(),
-            backlog: MsgQueue::new(cfg.mem_queue_size, backend),
+            backlog: MsgQueue::new(cfg.mem_queue_size, storage),
             deferred_backlog: VecDeque::new(),
             guid: GuidFactory::new(cfg.node_id),
             cfg,
@@ -114,8 +114,15 @@ impl<K> Topic<K> {
             message_bytes: 0,
             wake: Nanos::MAX,
             transfers: VecDeque::new(),
-            orphan_jobs: Vec::new(),
+            deletions: Vec::new(),
+            next_key: 1,
         }
+    }
+
+    fn new_key(&mut self) -> u64 {
+        let k = self.next_key;
+        self.next_key += 1;
+        k
     }
 
     pub fn name(&self) -> &str {
@@ -205,7 +212,8 @@ impl<K> Topic<K> {
     ) -> &mut Channel<K> {
         if !self.channels.contains_key(name) {
             let seed = self.rng.next_u64();
-            let ch = Channel::new(&self.name, name, &self.cfg, seed);
+            let mut ch = Channel::new(&self.name, name, &self.cfg, seed);
+            ch.queue_id = self.new_key();
             self.channels.insert(name.to_string(), ch);
             self.events.push(ChannelEvent::Created(name.to_string()));
             self.pump(now, out);
@@ -215,12 +223,19 @@ impl<K> Topic<K> {
             .expect("channel exists: inserted above")
     }
 
-    /// Adds a channel whose backend the caller built (used when loading).
-    pub fn insert_channel(&mut self, ch: Channel<K>) {
-        let name = ch.name().to_string();
-        if self.channels.insert(name.clone(), ch).is_none() {
-            self.events.push(ChannelEvent::Created(name));
+    /// Adds a channel around storage the caller opened (nsqd loading its
+    /// data at start). Nothing flows into it until the caller pumps.
+    pub fn add_loaded_channel(&mut self, name: &str, storage: Storage) -> &mut Channel<K> {
+        if !self.channels.contains_key(name) {
+            let seed = self.rng.next_u64();
+            let mut ch = Channel::with_storage(&self.name, name, &self.cfg, storage, seed);
+            ch.queue_id = self.new_key();
+            self.channels.insert(name.to_string(), ch);
+            self.events.push(ChannelEvent::Created(name.to_string()));
         }
+        self.channels
+            .get_mut(name)
+            .expect("channel exists: inserted above")
     }
 
     /// SUB: subscribes a consumer (creating the channel) and returns its slot.
@@ -274,24 +289,79 @@ impl<K> Topic<K> {
 
     /// Deletes everything (topic delete): closes every consumer, drops all messages.
     pub fn delete_all(&mut self, out: &mut impl Outbox<K>) {
+        self.empty();
+        self.transfers.clear();
+        let mut queues = Vec::new();
+        if let Storage::Disk(q) = std::mem::replace(self.backlog.storage_mut(), Storage::Refuse) {
+            queues.push((QueueKey::BACKLOG.0, q));
+        }
         for (name, mut ch) in std::mem::take(&mut self.channels) {
             ch.close_consumers(out);
             ch.empty();
-            self.retire(ch);
+            queues.extend(Self::disk_of(ch));
             self.events.push(ChannelEvent::Deleted(name));
         }
-        self.empty();
-        if let Some(dq) = self.backlog.backend_mut().disk_queue() {
-            let job = dq.delete_job();
-            self.orphan_jobs.push(job);
+        if !queues.is_empty() {
+            let id = self.new_key();
+            self.deletions.push(Deletion::new(id, None, queues));
+        }
+    }
+
+    /// A channel's diskqueue, taken out of it, with its key.
+    fn disk_of(mut ch: Channel<K>) -> Option<(u64, Box<DiskQueue>)> {
+        let key = ch.queue_id;
+        match std::mem::replace(ch.queue_mut().storage_mut(), Storage::Refuse) {
+            Storage::Disk(q) => Some((key, q)),
+            _ => None,
         }
     }
 
     /// A channel is gone: its files go too.
-    fn retire(&mut self, mut ch: Channel<K>) {
-        if let Some(dq) = ch.queue_mut().backend_mut().disk_queue() {
-            self.orphan_jobs.push(dq.delete_job());
+    fn retire(&mut self, ch: Channel<K>) {
+        let name = ch.name().to_string();
+        if let Some(q) = Self::disk_of(ch) {
+            let id = self.new_key();
+            self.deletions.push(Deletion::new(id, Some(name), vec![q]));
         }
+    }
+
+    /// Whether the deletion of `channel` (or of the whole topic, `None`) is
+    /// committed: its tombstones are durable and its files removed, so no
+    /// restart brings it back. True when there is nothing on disk to delete.
+    pub fn deletion_committed(&self, channel: Option<&str>) -> bool {
+        self.deletions
+            .iter()
+            .filter(|d| d.channel.as_deref() == channel)
+            .all(Deletion::is_committed)
+    }
+
+    /// Whether a deletion waits for `nsqd.dat` to be rewritten.
+    pub fn awaits_catalog(&self) -> bool {
+        self.deletions.iter().any(Deletion::awaits_catalog)
+    }
+
+    /// Records, for the deletions begun so far, the first `nsqd.dat` write
+    /// (by generation) that cannot list their queues any more: the runtime
+    /// calls this right after an operation (and after taking a deleted
+    /// topic out of its registry), with the generation of the next write.
+    pub fn stamp_deletions(&mut self, generation: u64) {
+        for d in &mut self.deletions {
+            d.stamp(generation);
+        }
+    }
+
+    /// `nsqd.dat` was written by the write of `generation`: deletions that
+    /// waited for it remove their tombstones.
+    pub fn catalog_persisted(&mut self, generation: u64) {
+        for d in &mut self.deletions {
+            d.catalog_persisted(generation);
+        }
+    }
+
+    /// Whether every deletion has finished (nothing of a deleted queue is
+    /// left on disk, tombstones included).
+    pub fn deletions_done(&self) -> bool {
+        self.deletions.is_empty()
     }
 
     fn fans_out_now(&self) -> bool {
@@ -312,7 +382,7 @@ impl<K> Topic<K> {
     ) -> Result<(), String> {
         let count = bodies.len();
         let bytes: usize = bodies.iter().map(Bytes::len).sum();
-        let err = |e: BackendError| e.0;
+        let err = |e: StorageError| e.0;
         if self.fans_out_now() {
             for ch in self.channels.values() {
                 ch.can_accept(count, bytes).map_err(err)?;
@@ -390,14 +460,13 @@ impl<K> Topic<K> {
             moved += 1;
         }
         if !origins.is_empty() {
-            let deps: Vec<(String, u64)> = self
+            let deps: Vec<(QueueKey, u64)> = self
                 .channels
-                .iter()
-                .filter_map(|(n, ch)| {
+                .values()
+                .filter_map(|ch| {
                     ch.queue()
-                        .backend()
-                        .disk_queue_ref()
-                        .map(|dq| (n.clone(), dq.write_seq()))
+                        .disk_ref()
+                        .map(|dq| (QueueKey(ch.queue_id), dq.write_seq()))
                 })
                 .collect();
             self.transfers.push_back(Transfer {
@@ -419,10 +488,9 @@ impl<K> Topic<K> {
     /// Acknowledges backlog records whose channel copies are durable.
     fn settle_transfers(&mut self) {
         while let Some(t) = self.transfers.front() {
-            let durable = t.needs.iter().all(|(name, need)| {
-                self.channels
-                    .get(name)
-                    .and_then(|ch| ch.queue().backend().disk_queue_ref())
+            let durable = t.needs.iter().all(|(key, need)| {
+                self.channel_by_key(*key)
+                    .and_then(|ch| ch.queue().disk_ref())
                     .is_none_or(|dq| dq.synced_seq() >= *need)
             });
             if !durable {
@@ -430,36 +498,55 @@ impl<K> Topic<K> {
             }
             if let Some(t) = self.transfers.pop_front() {
                 for o in t.origins {
-                    self.backlog.backend_mut().ack(o);
+                    self.backlog.storage_mut().ack(o);
                 }
             }
         }
     }
 
-    fn queue_mut(&mut self, key: &QueueKey) -> Option<&mut super::queue::MsgQueue> {
-        match key {
-            QueueKey::Backlog => Some(&mut self.backlog),
-            QueueKey::Channel(name) => self.channels.get_mut(name).map(Channel::queue_mut),
-            QueueKey::Orphan => None,
+    fn channel_by_key(&self, key: QueueKey) -> Option<&Channel<K>> {
+        self.channels.values().find(|c| c.queue_id == key.0)
+    }
+
+    /// The live diskqueue named `key` (the backlog's or a channel's).
+    fn disk_by_key(&self, key: QueueKey) -> Option<&DiskQueue> {
+        if key == QueueKey::BACKLOG {
+            return self.backlog.disk_ref();
         }
+        self.channel_by_key(key).and_then(|c| c.queue().disk_ref())
+    }
+
+    /// The diskqueue named `key`: live, or one being deleted.
+    fn disk_by_key_mut(&mut self, key: QueueKey) -> Option<&mut DiskQueue> {
+        if key == QueueKey::BACKLOG {
+            return self.backlog.disk();
+        }
+        if let Some(ch) = self.channels.values_mut().find(|c| c.queue_id == key.0) {
+            return ch.queue_mut().disk();
+        }
+        self.deletions.iter_mut().find_map(|d| d.queue_mut(key.0))
+    }
+
+    /// Every live diskqueue.
+    fn disks(&self) -> impl Iterator<Item = &DiskQueue> {
+        std::iter::once(&self.backlog)
+            .chain(self.channels.values().map(Channel::queue))
+            .filter_map(MsgQueue::disk_ref)
     }
 
     /// Whether any queue has disk work waiting.
     pub fn wants_io(&self, now: Nanos) -> bool {
-        !self.orphan_jobs.is_empty()
-            || std::iter::once(&self.backlog)
-                .chain(self.channels.values().map(Channel::queue))
-                .filter_map(|q| q.backend().disk_queue_ref())
-                .any(|dq| dq.wants_io(now))
+        self.deletions.iter().any(|d| d.wants_io(now)) || self.disks().any(|dq| dq.wants_io(now))
     }
 
-    /// The writes (and reads) every queue wants now, one job per queue.
-    /// Writes and syncs are separate lanes that run side by side.
+    /// The writes (and reads) every queue wants now, one job per queue, and
+    /// the deletions' jobs. Writes and syncs are separate lanes that run
+    /// side by side.
     pub fn poll_writes(&mut self, now: Nanos) -> Vec<(QueueKey, IoJob)> {
         let mut jobs: Vec<(QueueKey, IoJob)> = self
-            .orphan_jobs
-            .drain(..)
-            .map(|j| (QueueKey::Orphan, j))
+            .deletions
+            .iter_mut()
+            .filter_map(|d| d.poll(now).map(|j| (QueueKey(d.id), j)))
             .collect();
         self.poll_each(&mut jobs, |dq| dq.poll_write(now));
         jobs
@@ -475,19 +562,20 @@ impl<K> Topic<K> {
     fn poll_each(
         &mut self,
         jobs: &mut Vec<(QueueKey, IoJob)>,
-        mut poll: impl FnMut(&mut crate::diskqueue::DiskQueue) -> Option<IoJob>,
+        mut poll: impl FnMut(&mut DiskQueue) -> Option<IoJob>,
     ) {
-        if let Some(j) = self.backlog.backend_mut().disk_queue().and_then(&mut poll) {
-            jobs.push((QueueKey::Backlog, j));
+        if let Some(j) = self.backlog.disk().and_then(&mut poll) {
+            jobs.push((QueueKey::BACKLOG, j));
         }
+        let deletions = &self.deletions;
         for (name, ch) in self.channels.iter_mut() {
-            if let Some(j) = ch
-                .queue_mut()
-                .backend_mut()
-                .disk_queue()
-                .and_then(&mut poll)
-            {
-                jobs.push((QueueKey::Channel(name.clone()), j));
+            // A namesake of a channel being deleted waits for its files to go.
+            if deletions.iter().any(|d| d.channel.as_ref() == Some(name)) {
+                continue;
+            }
+            let key = QueueKey(ch.queue_id);
+            if let Some(j) = ch.queue_mut().disk().and_then(&mut poll) {
+                jobs.push((key, j));
             }
         }
     }
@@ -500,27 +588,24 @@ impl<K> Topic<K> {
         now: Nanos,
         out: &mut impl Outbox<K>,
     ) {
-        if let Some(dq) = self
-            .queue_mut(key)
-            .and_then(|q| q.backend_mut().disk_queue())
-        {
+        if let Some(d) = self.deletions.iter_mut().find(|d| d.id == key.0) {
+            d.complete(outcome, now);
+            self.deletions.retain(|d| !d.is_done());
+            return;
+        }
+        if let Some(dq) = self.disk_by_key_mut(*key) {
             dq.complete_write(outcome, now);
         }
-        match key {
-            QueueKey::Backlog => self.pump(now, out),
-            QueueKey::Channel(name) => {
-                self.with_channel(name, |ch| ch.dispatch(now, out));
-            }
-            QueueKey::Orphan => {}
+        if *key == QueueKey::BACKLOG {
+            self.pump(now, out);
+        } else if let Some(name) = self.channel_by_key(*key).map(|c| c.name().to_string()) {
+            self.with_channel(&name, |ch| ch.dispatch(now, out));
         }
     }
 
     /// Takes in a sync job's outcome.
     pub fn complete_sync(&mut self, key: &QueueKey, outcome: IoOutcome, now: Nanos) {
-        if let Some(dq) = self
-            .queue_mut(key)
-            .and_then(|q| q.backend_mut().disk_queue())
-        {
+        if let Some(dq) = self.disk_by_key_mut(*key) {
             dq.complete_sync(outcome, now);
         }
         self.settle_transfers();
@@ -528,33 +613,28 @@ impl<K> Topic<K> {
 
     /// When a queue next wants disk work for time reasons (sync timeout, retry).
     pub fn next_io_deadline(&self) -> Option<Nanos> {
-        std::iter::once(&self.backlog)
-            .chain(self.channels.values().map(Channel::queue))
-            .filter_map(|q| q.backend().disk_queue_ref())
-            .filter_map(|dq| dq.next_deadline())
+        self.disks()
+            .filter_map(DiskQueue::next_deadline)
+            .chain(self.deletions.iter().filter_map(Deletion::next_deadline))
             .min()
     }
 
     /// Records appended to every disk queue together (to see whether an
     /// operation touched disk at all).
     pub fn disk_appended(&self) -> u64 {
-        std::iter::once(&self.backlog)
-            .chain(self.channels.values().map(Channel::queue))
-            .filter_map(|q| q.backend().disk_queue_ref())
-            .map(|dq| dq.write_seq())
-            .sum()
+        self.disks().map(DiskQueue::write_seq).sum()
     }
 
     /// How many records each disk-backed queue has appended: a publisher
     /// whose records reach these marks on disk may be told OK.
     pub fn disk_marks(&self) -> Vec<(QueueKey, u64)> {
         let mut v = Vec::new();
-        if let Some(dq) = self.backlog.backend().disk_queue_ref() {
-            v.push((QueueKey::Backlog, dq.write_seq()));
+        if let Some(dq) = self.backlog.disk_ref() {
+            v.push((QueueKey::BACKLOG, dq.write_seq()));
         }
-        for (n, ch) in &self.channels {
-            if let Some(dq) = ch.queue().backend().disk_queue_ref() {
-                v.push((QueueKey::Channel(n.clone()), dq.write_seq()));
+        for ch in self.channels.values() {
+            if let Some(dq) = ch.queue().disk_ref() {
+                v.push((QueueKey(ch.queue_id), dq.write_seq()));
             }
         }
         v
@@ -564,15 +644,10 @@ impl<K> Topic<K> {
     /// from a queue that has not reached its mark.
     pub fn marks_reached(&self, marks: &[(QueueKey, u64)], synced: bool) -> Result<bool, String> {
         for (key, mark) in marks {
-            let dq = match key {
-                QueueKey::Backlog => self.backlog.backend().disk_queue_ref(),
-                QueueKey::Channel(n) => self
-                    .channels
-                    .get(n)
-                    .and_then(|ch| ch.queue().backend().disk_queue_ref()),
-                QueueKey::Orphan => None,
+            // A queue deleted meanwhile took its messages with it.
+            let Some(dq) = self.disk_by_key(*key) else {
+                continue;
             };
-            let Some(dq) = dq else { continue };
             let reached = if synced {
                 dq.synced_seq()
             } else {
@@ -592,7 +667,8 @@ impl<K> Topic<K> {
     pub fn health(&self) -> Option<String> {
         std::iter::once(&self.backlog)
             .chain(self.channels.values().map(Channel::queue))
-            .find_map(|q| q.backend().health())
+            .find_map(|q| q.storage().health())
+            .or_else(|| self.deletions.iter().find_map(|d| d.error.clone()))
     }
 
     /// Shutdown: every message held in memory goes to disk (deferred ones
@@ -603,7 +679,7 @@ impl<K> Topic<K> {
         }
         let queued = self.backlog.drain_memory();
         let deferred: Vec<(Message, Nanos)> = self.deferred_backlog.drain(..).collect();
-        if let Some(dq) = self.backlog.backend_mut().disk_queue() {
+        if let Some(dq) = self.backlog.disk() {
             super::channel::persist_into(dq, queued.into_iter(), deferred);
         }
         self.transfers.clear();
@@ -611,11 +687,8 @@ impl<K> Topic<K> {
 
     /// Whether no queue has disk work left (after a shutdown sync).
     pub fn io_idle(&self) -> bool {
-        self.orphan_jobs.is_empty()
-            && std::iter::once(&self.backlog)
-                .chain(self.channels.values().map(Channel::queue))
-                .filter_map(|q| q.backend().disk_queue_ref())
-                .all(|dq| !dq.has_pending_writes())
+        self.deletions.iter().all(Deletion::is_committed)
+            && self.disks().all(|dq| !dq.has_pending_writes())
     }
 
     /// Runs due timeouts and deferrals of every channel, and the pump.

@@ -47,6 +47,46 @@ pub fn deferrals(queue: &str) -> String {
     format!("{queue}.diskqueue.deferred.dat")
 }
 
+/// Written (durably) before a deleted queue's files are removed, and
+/// removed last, once `nsqd.dat` no longer lists the queue: a queue with
+/// this file is deleted, whatever else survived a crash (Go ignores it).
+pub fn tombstone(queue: &str) -> String {
+    format!("{queue}.diskqueue.deleted")
+}
+
+/// Whether `name` is one of `queue`'s files other than its tombstone: a
+/// segment, a checksum file, the metadata, the deferrals, or a temp file
+/// left by an atomic write. (A prefix alone would match the files of a
+/// topic named `<queue>.diskqueue.x`.)
+pub fn belongs_to(queue: &str, name: &str) -> bool {
+    let Some(rest) = name
+        .strip_prefix(queue)
+        .and_then(|r| r.strip_prefix(".diskqueue."))
+    else {
+        return false;
+    };
+    let numbered = |suffix: &str| {
+        rest.strip_suffix(suffix)
+            .is_some_and(|n| n.len() >= 6 && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let temp_of = |file: &str| {
+        rest.strip_prefix(file)
+            .and_then(|r| r.strip_prefix('.'))
+            .and_then(|r| r.strip_suffix(".tmp"))
+            .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+    };
+    numbered(".dat")
+        || numbered(".crc")
+        || matches!(rest, "meta.dat" | "deferred.dat")
+        || temp_of("meta.dat")
+        || temp_of("deferred.dat")
+}
+
+/// The queue a tombstone file belongs to, if `name` is one.
+pub fn tombstoned_queue(name: &str) -> Option<&str> {
+    name.strip_suffix(".diskqueue.deleted")
+}
+
 /// Segment numbers above this are not ours: far beyond any real queue
 /// (go-diskqueue counts up from 0, one per segment), the bound keeps
 /// arithmetic on segment numbers from damaged files clear of overflow.
@@ -132,6 +172,32 @@ mod tests {
             None
         );
         assert_eq!(segment_number("alpha", "alpha.diskqueue.meta.dat"), None);
+    }
+
+    #[test]
+    fn a_queue_owns_its_files_only() {
+        for f in [
+            "t.diskqueue.000000.dat",
+            "t.diskqueue.000012.crc",
+            "t.diskqueue.meta.dat",
+            "t.diskqueue.deferred.dat",
+            "t.diskqueue.meta.dat.4242.tmp",
+        ] {
+            assert!(belongs_to("t", f), "{f}");
+        }
+        for f in [
+            "t.diskqueue.deleted",
+            "t:c.diskqueue.000000.dat",
+            "t.diskqueue.x.diskqueue.000000.dat",
+            "t.diskqueue.x.diskqueue.meta.dat",
+            "tt.diskqueue.meta.dat",
+            "t.diskqueue.12.dat",
+            "nsqd.dat",
+        ] {
+            assert!(!belongs_to("t", f), "{f}");
+        }
+        assert_eq!(tombstoned_queue(&tombstone("t:c")), Some("t:c"));
+        assert_eq!(tombstoned_queue("t.diskqueue.meta.dat"), None);
     }
 
     #[test]

@@ -15,7 +15,8 @@ pub struct ReadRequest {
 }
 
 /// Work for one queue, done in this order: truncations, appends, syncs,
-/// atomic writes (metadata), removals; the read is independent.
+/// atomic writes (metadata, tombstones), removals, then the directory
+/// sync; the read is independent.
 #[derive(Debug, Clone, Default)]
 pub struct IoJob {
     /// Cuts files back to a known length (after a failed write).
@@ -26,6 +27,11 @@ pub struct IoJob {
     pub atomic_writes: Vec<(String, Vec<u8>)>,
     /// Removed once the metadata is written.
     pub removes: Vec<String>,
+    /// Queues whose every file (but the tombstone) is removed, found by
+    /// listing the directory (a deleted queue's files, whatever they are).
+    pub remove_queues: Vec<String>,
+    /// Sync the directory last, so the removals are durable.
+    pub sync_dir: bool,
     pub read: Option<ReadRequest>,
 }
 
@@ -40,6 +46,8 @@ impl IoJob {
         self.syncs.is_empty()
             && self.atomic_writes.is_empty()
             && self.removes.is_empty()
+            && self.remove_queues.is_empty()
+            && !self.sync_dir
             && self.read.is_none()
     }
 
@@ -77,6 +85,28 @@ pub fn step(q: &mut DiskQueue, disk: &mut dyn Disk, now: Nanos) -> bool {
     progressed
 }
 
+/// The job's removals, then the directory sync.
+fn remove_all(job: &IoJob, disk: &mut dyn Disk) -> io::Result<()> {
+    for name in &job.removes {
+        disk.remove(name)?;
+    }
+    if !job.remove_queues.is_empty() {
+        for name in disk.list()? {
+            if job
+                .remove_queues
+                .iter()
+                .any(|q| super::files::belongs_to(q, &name))
+            {
+                disk.remove(&name)?;
+            }
+        }
+    }
+    if job.sync_dir {
+        disk.sync_dir()?;
+    }
+    Ok(())
+}
+
 /// Performs `job` against `disk`.
 pub fn execute(job: &IoJob, disk: &mut dyn Disk) -> IoOutcome {
     let mut write = job
@@ -108,8 +138,9 @@ pub fn execute(job: &IoJob, disk: &mut dyn Disk) -> IoOutcome {
     // Removals follow a successful sync (the metadata no longer needs the
     // files), or stand alone.
     let nothing_to_sync = job.syncs.is_empty() && job.atomic_writes.is_empty();
-    if write.is_ok() && (synced || nothing_to_sync) && !job.removes.is_empty() {
-        removed = job.removes.iter().all(|name| disk.remove(name).is_ok());
+    let removes = !job.removes.is_empty() || !job.remove_queues.is_empty() || job.sync_dir;
+    if write.is_ok() && (synced || nothing_to_sync) && removes {
+        removed = remove_all(job, disk).is_ok();
     }
     let read = job.read.as_ref().map(|r| {
         let mut buf = Vec::with_capacity(r.max.min(1 << 22));

@@ -13,7 +13,7 @@ use super::files::{self, Meta, Pos};
 use super::job::{IoJob, IoOutcome, ReadRequest};
 use super::outstanding::Outstanding;
 use super::record;
-use crate::broker::backend::{Backend, BackendError};
+use crate::broker::storage::StorageError;
 use crate::io::{Nanos, SECOND};
 use crate::options::Options;
 use crate::wire::message::MIN_ENCODED_LEN;
@@ -216,6 +216,8 @@ pub struct DiskQueue {
     sync_error: Option<String>,
     read_error: Option<String>,
     retry_at: Nanos,
+    /// Being deleted: no new work; running jobs finish (see `close`).
+    closed: bool,
     /// Records skipped because a segment turned out corrupt while reading.
     pub corrupt_skips: u64,
     pub recovery: Recovery,
@@ -274,6 +276,7 @@ impl DiskQueue {
             sync_error: None,
             read_error: None,
             retry_at: 0,
+            closed: false,
             corrupt_skips: 0,
             recovery: Recovery::default(),
         }
@@ -515,7 +518,7 @@ impl DiskQueue {
     /// fsync runs, and publishers are answered once their records are
     /// written (or synced, with --sync-every=1).
     pub fn poll_write(&mut self, now: Nanos) -> Option<IoJob> {
-        if self.write_job.is_some() {
+        if self.write_job.is_some() || self.closed {
             return None;
         }
         if self.pending_empty.is_some() {
@@ -624,7 +627,7 @@ impl DiskQueue {
     /// The next fsync of what is written, with the metadata describing it
     /// and the removal of segments no longer needed, if due.
     pub fn poll_sync(&mut self, now: Nanos) -> Option<IoJob> {
-        if self.sync_job.is_some() || self.pending_empty.is_some() {
+        if self.sync_job.is_some() || self.pending_empty.is_some() || self.closed {
             return None;
         }
         self.last_sync.get_or_insert(now);
@@ -675,6 +678,24 @@ impl DiskQueue {
         Some(job)
     }
 
+    /// The queue is being deleted: what it holds is dropped, it asks for no
+    /// more disk work, and the jobs already running finish (their outcomes
+    /// are taken in and ignored) before its files may be removed.
+    pub fn close(&mut self) {
+        self.closed = true;
+        self.building = None;
+        self.tail.clear();
+        self.tail_written = 0;
+        self.tail_bytes = 0;
+        self.readahead.clear();
+        self.readahead_bytes = 0;
+        self.outstanding.clear();
+        self.pending_acks.clear();
+        self.deferrals_to_write = None;
+        self.pending_empty = None;
+        self.force_sync = false;
+    }
+
     /// Whether a job is being performed.
     pub fn io_busy(&self) -> bool {
         self.write_job.is_some() || self.sync_job.is_some()
@@ -683,6 +704,9 @@ impl DiskQueue {
     /// Whether there is disk work waiting for [`DiskQueue::poll_write`] or
     /// [`DiskQueue::poll_sync`].
     pub fn wants_io(&self, now: Nanos) -> bool {
+        if self.closed {
+            return false;
+        }
         if self.pending_empty.is_some() {
             return self.write_job.is_none();
         }
@@ -704,8 +728,17 @@ impl DiskQueue {
 
     /// When the queue next wants I/O for time reasons (sync timeout, retry).
     pub fn next_deadline(&self) -> Option<Nanos> {
+        if self.closed {
+            return None;
+        }
         if self.failing() {
-            return Some(self.retry_at);
+            // A running job's outcome comes first (and may heal).
+            return (!self.io_busy()).then_some(self.retry_at);
+        }
+        if self.sync_job.is_some() {
+            // The running sync's outcome is the next thing to wait for: a
+            // deadline already due would only spin the I/O task meanwhile.
+            return None;
         }
         let pending = self.written_seq > self.synced_seq
             || self.watermark() != self.persisted_watermark
@@ -722,7 +755,7 @@ impl DiskQueue {
         let Some(w) = self.write_job.take() else {
             return;
         };
-        if w.empties || w.epoch != self.epoch {
+        if w.empties || w.epoch != self.epoch || self.closed {
             return;
         }
         match outcome.write {
@@ -766,7 +799,7 @@ impl DiskQueue {
         let Some(s) = self.sync_job.take() else {
             return;
         };
-        if s.epoch != self.epoch {
+        if s.epoch != self.epoch || self.closed {
             return;
         }
         if outcome.write.is_err() || !outcome.synced {
@@ -926,18 +959,6 @@ impl DiskQueue {
             })
             .collect()
     }
-
-    /// Every file of this queue, for deletion.
-    pub fn delete_job(&self) -> IoJob {
-        let mut job = IoJob::default();
-        for n in self.known_segments(self.write_end.file + 1) {
-            job.removes.push(files::segment(&self.cfg.name, n));
-            job.removes.push(files::checksums(&self.cfg.name, n));
-        }
-        job.removes.push(files::meta(&self.cfg.name));
-        job.removes.push(files::deferrals(&self.cfg.name));
-        job
-    }
 }
 
 /// Where a reader at `p` reads next: `p` itself, unless it sits at (or
@@ -958,10 +979,12 @@ fn next_readable(finished: &BTreeMap<u64, u64>, write: Pos, mut p: Pos) -> Pos {
     p
 }
 
-impl Backend for DiskQueue {
-    fn can_accept(&self, count: usize, bytes: usize) -> Result<(), BackendError> {
+/// The queue as its topic or channel uses it.
+impl DiskQueue {
+    /// Whether `count` more messages of `bytes` total would be taken.
+    pub fn can_accept(&self, count: usize, bytes: usize) -> Result<(), StorageError> {
         if let Some(e) = self.write_error.as_ref().or(self.sync_error.as_ref()) {
-            return Err(BackendError(e.clone()));
+            return Err(StorageError(e.clone()));
         }
         let max = self.cfg.max_disk_bytes;
         if max == 0 {
@@ -969,7 +992,7 @@ impl Backend for DiskQueue {
         }
         let add = bytes as u64 + (count as u64) * (record::HEADER + MIN_ENCODED_LEN as u64);
         if self.disk_bytes() + add > max {
-            return Err(BackendError(format!(
+            return Err(StorageError(format!(
                 "disk queue {} full ({} bytes, --max-disk-bytes={max})",
                 self.cfg.name,
                 self.disk_bytes()
@@ -978,7 +1001,8 @@ impl Backend for DiskQueue {
         Ok(())
     }
 
-    fn put(&mut self, msg: &Message) -> Result<(), BackendError> {
+    /// Stores one message.
+    pub fn put(&mut self, msg: &Message) -> Result<(), StorageError> {
         self.can_accept(1, msg.body.len())?;
         self.append_message(msg);
         if msg.origin != 0 {
@@ -989,7 +1013,8 @@ impl Backend for DiskQueue {
         Ok(())
     }
 
-    fn pop(&mut self) -> Option<Message> {
+    /// The next record, decoded (it stays outstanding until acknowledged).
+    pub fn pop(&mut self) -> Option<Message> {
         loop {
             if self.readahead.is_empty() {
                 self.fill_from_tail();
@@ -1015,11 +1040,13 @@ impl Backend for DiskQueue {
         }
     }
 
-    fn depth(&self) -> u64 {
+    /// Messages stored and not yet handed out.
+    pub fn depth(&self) -> u64 {
         self.unread()
     }
 
-    fn empty(&mut self) {
+    /// Drops every record.
+    pub fn empty(&mut self) {
         // Like NSQ: drop every segment, restart at the next file number.
         let segments = self.known_segments(self.write_end.file + 1);
         let next = Pos::new(self.write_end.file + 1, 0);
@@ -1032,31 +1059,12 @@ impl Backend for DiskQueue {
         self.recovery = old.recovery;
     }
 
-    fn ack(&mut self, origin: u64) {
-        DiskQueue::ack(self, origin);
-    }
-
-    fn deferral(&mut self, id: &MessageId) -> Option<Nanos> {
+    /// When a stored message is due, if it was deferred (restored after a restart).
+    pub fn deferral(&mut self, id: &MessageId) -> Option<Nanos> {
         if self.deferrals.is_empty() {
             None
         } else {
             self.deferrals.remove(id)
         }
-    }
-
-    fn health(&self) -> Option<String> {
-        self.error().map(str::to_string)
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
-        self
-    }
-
-    fn disk_queue(&mut self) -> Option<&mut DiskQueue> {
-        Some(self)
-    }
-
-    fn disk_queue_ref(&self) -> Option<&DiskQueue> {
-        Some(self)
     }
 }

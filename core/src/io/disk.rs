@@ -25,6 +25,10 @@ pub trait Disk: Send {
     fn remove(&mut self, name: &str) -> io::Result<()>;
     /// Every file name, sorted.
     fn list(&mut self) -> io::Result<Vec<String>>;
+    /// Makes the directory's entries durable (removals and creations).
+    fn sync_dir(&mut self) -> io::Result<()> {
+        Ok(())
+    }
     /// Time the operations since the last call would have taken (simulated
     /// disks; a simulator sleeps it). Real disks take their time for real.
     fn take_latency(&mut self) -> super::Nanos {

@@ -29,19 +29,16 @@ fn with_topic<T>(
     let gone = st.deleted;
     drop(st);
     if gone {
-        reg.remove_if_same(&cell);
+        reg.retire(&cell);
     }
     r
 }
 
 /// Deletes a topic: its consumers are closed and its messages dropped.
-pub fn delete_topic(reg: &Registry, name: &str) -> Result<(), AdminError> {
-    with_topic(reg, name, |cell, st| {
-        tracing::info!("TOPIC({name}): deleting");
-        st.topic.delete_all(&mut Deliver::default());
-        cell.mark_deleted(st);
-        Ok(())
-    })
+/// Returns the deleted topic: wait for [`TopicCell::deletion_committed`]
+/// before saying it is gone (no restart brings it back from then on).
+pub fn delete_topic(reg: &Registry, name: &str) -> Result<Arc<TopicCell>, AdminError> {
+    reg.delete(name).ok_or(AdminError::TopicNotFound)
 }
 
 /// Drops the topic's own queue (its channels keep theirs).
@@ -82,8 +79,13 @@ pub fn create_channel(
 }
 
 /// Deletes a channel (closing its consumers); an ephemeral topic left
-/// without channels goes too, as in NSQ.
-pub fn delete_channel(reg: &Registry, topic: &str, channel: &str) -> Result<(), AdminError> {
+/// without channels goes too, as in NSQ. Returns its topic: wait for
+/// [`TopicCell::deletion_committed`] before saying the channel is gone.
+pub fn delete_channel(
+    reg: &Registry,
+    topic: &str,
+    channel: &str,
+) -> Result<Arc<TopicCell>, AdminError> {
     with_topic(reg, topic, |cell, st| {
         if !st.topic.delete_channel(channel, &mut Deliver::default()) {
             return Err(AdminError::ChannelNotFound);
@@ -93,7 +95,7 @@ pub fn delete_channel(reg: &Registry, topic: &str, channel: &str) -> Result<(), 
             tracing::info!("TOPIC({topic}): deleting");
             cell.mark_deleted(st);
         }
-        Ok(())
+        Ok(Arc::clone(cell))
     })
 }
 

@@ -557,7 +557,7 @@ impl<'a> Session<'a> {
             cell.mark_deleted(&mut st);
             drop(st);
             tracing::info!("TOPIC({}): deleting", cell.name);
-            self.inner.registry.remove_if_same(cell);
+            self.inner.registry.retire(cell);
         }
     }
 }

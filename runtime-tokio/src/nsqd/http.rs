@@ -386,7 +386,12 @@ async fn topic_create(State(inner): Shared, req: Request) -> Response {
 async fn topic_delete(State(inner): Shared, req: Request) -> Response {
     let p = try_v1!(params(&req));
     let topic = try_v1!(topic_param(&p));
-    admin_result(admin::delete_topic(&inner.registry, topic))
+    let cell = admin::delete_topic(&inner.registry, topic);
+    // Answered once no restart can bring it back.
+    if let Ok(cell) = &cell {
+        cell.deletion_committed(None).await;
+    }
+    admin_result(cell.map(|_| ()))
 }
 
 async fn topic_empty(State(inner): Shared, req: Request) -> Response {
@@ -415,7 +420,12 @@ async fn channel_create(State(inner): Shared, req: Request) -> Response {
 async fn channel_delete(State(inner): Shared, req: Request) -> Response {
     let p = try_v1!(params(&req));
     let (t, c) = try_v1!(topic_channel_args(&p));
-    admin_result(admin::delete_channel(&inner.registry, &t, &c))
+    let cell = admin::delete_channel(&inner.registry, &t, &c);
+    // Answered once no restart can bring it back.
+    if let Ok(cell) = &cell {
+        cell.deletion_committed(Some(&c)).await;
+    }
+    admin_result(cell.map(|_| ()))
 }
 
 async fn channel_empty(State(inner): Shared, req: Request) -> Response {

@@ -5,8 +5,11 @@
 use super::shared::Deliver;
 use super::Inner;
 use crate::clock;
+use nsq_core::broker::{Storage, Topic};
+use nsq_core::diskqueue::{self, DiskQueue, IoJob};
 use nsq_core::io::Disk;
 use nsq_core::metadata::{self, Metadata};
+use nsq_core::recovery;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -70,9 +73,72 @@ async fn with_disk<R: Send + 'static>(
     }
 }
 
-/// Creates the topics and channels of `nsqd.dat`, and of any queue files
-/// it does not list (data written just before a crash), with their
-/// paused flags.
+/// Opens one queue's diskqueue, repairing what a crash left (a disk job,
+/// off the network threads); a queue that cannot be opened refuses
+/// everything and says why.
+async fn open_queue(inner: &Inner, topic: &str, channel: Option<&str>) -> Storage {
+    let Some(cfg) = inner.registry.config().disk_config(topic, channel) else {
+        return Storage::Refuse;
+    };
+    let name = cfg.name.clone();
+    let opened = with_disk(inner, move |d| {
+        diskqueue::open(cfg.clone(), d).map_err(|e| (cfg, e))
+    })
+    .await;
+    match opened {
+        Some(Ok(q)) => {
+            let r = &q.recovery;
+            if r.tail_records > 0 {
+                tracing::info!(
+                    "DISKQUEUE({name}): recovered {} records written after the last sync",
+                    r.tail_records
+                );
+            }
+            if !r.is_clean() {
+                tracing::warn!(
+                    "DISKQUEUE({name}): recovery dropped {} bytes, files {:?}: {}",
+                    r.dropped_bytes,
+                    r.dropped_files,
+                    r.notes.join("; ")
+                );
+            }
+            Storage::disk(q)
+        }
+        Some(Err((cfg, e))) => {
+            let msg = format!("failed to open diskqueue {name} - {e}");
+            tracing::error!("{msg}");
+            Storage::disk(DiskQueue::failed(cfg, msg))
+        }
+        None => Storage::Refuse,
+    }
+}
+
+/// Removes every file of the given queues and syncs the directory.
+async fn remove_queues(
+    inner: &Inner,
+    queues: Vec<String>,
+    files: Vec<String>,
+) -> Result<(), String> {
+    let job = IoJob {
+        removes: files,
+        remove_queues: queues,
+        sync_dir: true,
+        ..IoJob::default()
+    };
+    let out = with_disk(inner, move |d| diskqueue::execute(&job, d))
+        .await
+        .ok_or("disk worker failed")?;
+    match (out.write, out.removed) {
+        (Ok(()), true) => Ok(()),
+        (Err(e), _) => Err(e.to_string()),
+        (Ok(()), false) => Err("removing files failed".into()),
+    }
+}
+
+/// Loads what the data directory holds (`nsq_core::recovery` decides
+/// which topics and channels exist): removes what was deleted, opens every
+/// queue, creates the topics and channels with their paused flags, then
+/// rewrites `nsqd.dat` and drops the tombstones it no longer needs.
 pub async fn load(inner: &Arc<Inner>) -> Result<(), String> {
     let found = with_disk(
         inner,
@@ -89,51 +155,31 @@ pub async fn load(inner: &Arc<Inner>) -> Result<(), String> {
     .await
     .ok_or("disk worker failed")??;
     let (raw, files) = found;
-    let meta = match raw {
-        Some(raw) => Metadata::parse(&raw)?,
-        None => Metadata::default(),
-    };
-    let mut topics = meta.valid_topics();
-    for (t, chans) in metadata::queues_on_disk(&files) {
-        let entry = match topics.iter_mut().find(|m| m.name == t) {
-            Some(e) => e,
-            None => {
-                tracing::warn!(
-                    "TOPIC({t}): not in {}, loading it from its queue files",
-                    metadata::FILE_NAME
-                );
-                topics.push(metadata::TopicMeta {
-                    name: t.clone(),
-                    paused: false,
-                    channels: Some(vec![]),
-                });
-                topics.last_mut().expect("just pushed")
-            }
-        };
-        let list = entry.channels.get_or_insert_with(Vec::new);
-        for c in chans {
-            if !list.iter().any(|m| m.name == c) {
-                tracing::warn!(
-                    "CHANNEL({t}:{c}): not in {}, loading it from its queue files",
-                    metadata::FILE_NAME
-                );
-                list.push(metadata::ChannelMeta {
-                    name: c,
-                    paused: false,
-                });
-            }
-        }
+    let plan = recovery::plan(raw.as_deref(), &files)?;
+    for w in &plan.warnings {
+        tracing::warn!("{w}");
     }
-    for t in topics {
-        let cell = inner.registry.get_or_create(&t.name);
+    if !plan.purge.is_empty() {
+        remove_queues(inner, plan.purge.clone(), Vec::new())
+            .await
+            .map_err(|e| format!("failed to remove deleted queues {:?} - {e}", plan.purge))?;
+    }
+    for t in plan.topics {
+        let backlog = open_queue(inner, &t.name, None).await;
+        let mut channels = Vec::new();
+        for c in t.channels.iter().flatten() {
+            channels.push((c.clone(), open_queue(inner, &t.name, Some(&c.name)).await));
+        }
+        let cfg = inner.registry.config().clone();
+        let cell = inner.registry.insert_loaded(&t.name, |seed| {
+            Topic::with_backlog(&t.name, cfg, backlog, seed)
+        });
         let mut st = cell.lock();
         let now = clock::now();
         // Every channel first, then the pump: each channel gets the backlog.
         st.topic.pause();
-        for c in t.channels.iter().flatten() {
-            let ch = st
-                .topic
-                .get_or_create_channel(&c.name, now, &mut Deliver::default());
+        for (c, storage) in channels {
+            let ch = st.topic.add_loaded_channel(&c.name, storage);
             if c.paused {
                 ch.pause();
             }
@@ -145,6 +191,13 @@ pub async fn load(inner: &Arc<Inner>) -> Result<(), String> {
         }
         tracing::info!("TOPIC({}): loaded, depth {}", t.name, st.topic.depth());
         cell.after_op(&mut st);
+    }
+    if !plan.tombstones.is_empty() {
+        // nsqd.dat first: once it no longer lists them, the tombstones can go.
+        write_metadata(inner, current_metadata(inner).encode()).await?;
+        remove_queues(inner, Vec::new(), plan.tombstones)
+            .await
+            .map_err(|e| format!("failed to remove tombstones - {e}"))?;
     }
     Ok(())
 }
@@ -185,19 +238,41 @@ async fn write_metadata(inner: &Inner, bytes: Vec<u8>) -> Result<(), String> {
         .map_err(|e| format!("failed to persist metadata - {e}"))
 }
 
-/// Keeps `nsqd.dat` in step with the topics and channels (checked every
-/// 100 ms, written only when something changed).
+/// Keeps `nsqd.dat` in step with the topics and channels: written when
+/// something changed (checked at once after a change, and every 100 ms),
+/// each write numbered so deletions know when they may drop their
+/// tombstones (see `MetaWrites`).
 pub async fn persist_metadata_loop(inner: Arc<Inner>) {
+    let meta = Arc::clone(&inner.registry.meta);
     let mut last: Vec<u8> = Vec::new();
     loop {
+        let wake = meta.wake.notified();
+        tokio::pin!(wake);
+        wake.as_mut().enable();
+        let generation = meta.begin();
         let now = current_metadata(&inner).encode();
-        if now != last {
+        let written = if now != last {
             match write_metadata(&inner, now.clone()).await {
-                Ok(()) => last = now,
-                Err(e) => tracing::error!("{e}"),
+                Ok(()) => {
+                    last = now;
+                    true
+                }
+                Err(e) => {
+                    tracing::error!("{e}");
+                    false
+                }
             }
+        } else {
+            true
+        };
+        if written {
+            meta.persisted(generation);
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::select! {
+            biased; // a fixed order, so simulated runs repeat (README: Simulation)
+            _ = wake => {}
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
     }
 }
 

@@ -5,7 +5,6 @@
 #[cfg_attr(madsim, allow(dead_code))]
 mod admin;
 mod authd;
-mod backends;
 mod conn;
 mod conns;
 pub mod disk_io;
@@ -28,7 +27,6 @@ use conns::Conns;
 use disk_io::DiskFactory;
 use lookup::LookupHandle;
 use nsq_core::api::config::LogLevel;
-use nsq_core::broker::config::MemoryOnly;
 use nsq_core::broker::{BrokerConfig, ClientConfig};
 use nsq_core::io::Nanos;
 use nsq_core::lookup::registrar::{NodeInfo, RegistrarConfig, Timing};
@@ -210,11 +208,7 @@ impl Nsqd {
             .map_err(|e| NsqdError::Options(format!("failed to build TLS config - {e}")))?;
         let mut client_cfg = ClientConfig::from_options(&opts);
         client_cfg.tls_available = tls.is_some();
-        let backends: Arc<dyn nsq_core::broker::BackendFactory> = match &disks {
-            Some(d) => Arc::new(backends::DiskBackends::new(opts.clone(), Arc::clone(d))),
-            None => Arc::new(MemoryOnly),
-        };
-        let broker_cfg = BrokerConfig::from_options(&opts, backends);
+        let broker_cfg = BrokerConfig::from_options(&opts, disks.is_some());
         let authd = authd::Authd::new(&opts, opts.node_id as u64).map_err(NsqdError::Options)?;
         let (listener, tcp_addr) = bind(&opts.tcp_address).await?;
         tracing::info!("TCP: listening on {tcp_addr}");

@@ -68,7 +68,7 @@ impl ConnOps<'_> {
             let mut st = cell.lock();
             if st.deleted {
                 drop(st);
-                registry.remove_if_same(&cell);
+                registry.retire(&cell);
                 *cache = None;
                 continue;
             }

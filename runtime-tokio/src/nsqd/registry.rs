@@ -10,7 +10,7 @@ use nsq_core::io::Nanos;
 use nsq_core::lookup::CatalogEvent;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::Notify;
 
@@ -24,6 +24,50 @@ pub struct Catalog {
     /// New topics start held until their channels are pre-created (set
     /// while lookupds that can be asked for them are known).
     pub hold_new_topics: Arc<AtomicBool>,
+}
+
+/// The `nsqd.dat` writes, by generation: deletions need one that began
+/// after they did before they remove their tombstones (see
+/// `nsq_core::broker::deletion`).
+#[derive(Default)]
+pub struct MetaWrites {
+    /// Writes begun so far (the current one's generation).
+    started: AtomicU64,
+    /// Wakes the metadata writer: something changed, write soon.
+    pub wake: Notify,
+    /// Topics whose deletions wait for the next write.
+    waiting: Mutex<Vec<Weak<TopicCell>>>,
+}
+
+impl MetaWrites {
+    /// Starts a write: its generation.
+    pub fn begin(&self) -> u64 {
+        self.started.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// The generation of the next write to begin.
+    fn next(&self) -> u64 {
+        self.started.load(Ordering::SeqCst) + 1
+    }
+
+    /// The write of `generation` is on disk: tells the topics waiting for it.
+    pub fn persisted(&self, generation: u64) {
+        let waiting = std::mem::take(&mut *self.waiting.lock().unwrap_or_else(|e| e.into_inner()));
+        for cell in waiting.iter().filter_map(Weak::upgrade) {
+            let mut st = cell.lock();
+            st.topic.catalog_persisted(generation);
+            cell.after_op(&mut st);
+        }
+    }
+
+    fn wait_for_next(&self, cell: &Arc<TopicCell>) {
+        let mut w = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        if !w.iter().any(|c| c.as_ptr() == Arc::as_ptr(cell)) {
+            w.push(Arc::downgrade(cell));
+        }
+        drop(w);
+        self.wake.notify_one();
+    }
 }
 
 pub struct TopicState {
@@ -44,6 +88,14 @@ pub struct TopicCell {
     /// Every finished batch of disk work (publishers waiting for durability listen).
     pub io_done: Notify,
     catalog: Option<UnboundedSender<CatalogEvent>>,
+    meta: Arc<MetaWrites>,
+    /// A deleted namesake whose files are still on their way out: this
+    /// topic does no disk work until it has finished.
+    predecessor: Mutex<Option<Arc<TopicCell>>>,
+    /// Deleted, and nothing of it is left on disk (its I/O task ended).
+    finished: AtomicBool,
+    pub finished_wake: Notify,
+    me: Weak<TopicCell>,
 }
 
 impl TopicCell {
@@ -68,6 +120,53 @@ impl TopicCell {
         self.wake_io_if_wanted(st, now);
         if st.topic.has_events() {
             self.report(st);
+            self.meta.wake.notify_one();
+        }
+        if !st.topic.deletions_done() {
+            st.topic.stamp_deletions(self.meta.next());
+            if st.topic.awaits_catalog() {
+                if let Some(me) = self.me.upgrade() {
+                    self.meta.wait_for_next(&me);
+                }
+            }
+        }
+    }
+
+    /// Deleted, with nothing left on disk: a namesake may go ahead.
+    fn finish(&self) {
+        self.finished.store(true, Ordering::Release);
+        self.finished_wake.notify_waiters();
+    }
+
+    /// Whether this deleted topic has nothing left on disk.
+    pub fn is_finished(&self) -> bool {
+        self.finished.load(Ordering::Acquire)
+    }
+
+    /// Waits until this (deleted) topic has nothing left on disk.
+    pub async fn finished(&self) {
+        loop {
+            let n = self.finished_wake.notified();
+            tokio::pin!(n);
+            n.as_mut().enable();
+            if self.is_finished() {
+                return;
+            }
+            n.await;
+        }
+    }
+
+    /// Waits until the deletion of `channel` (the whole topic: `None`) is
+    /// committed: tombstones durable, files removed.
+    pub async fn deletion_committed(&self, channel: Option<&str>) {
+        loop {
+            let n = self.io_done.notified();
+            tokio::pin!(n);
+            n.as_mut().enable();
+            if self.lock().topic.deletion_committed(channel) {
+                return;
+            }
+            n.await;
         }
     }
 
@@ -91,7 +190,8 @@ impl TopicCell {
     }
 
     /// Marks the topic deleted (caller holds the lock) and stops its timer;
-    /// its I/O task removes its files and stops too.
+    /// its I/O task removes its files and stops too. Then take it out of
+    /// the registry with [`Registry::retire`].
     pub fn mark_deleted(&self, st: &mut TopicState) {
         st.deleted = true;
         self.timer.notify_one();
@@ -104,8 +204,30 @@ impl TopicCell {
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Deleted topics whose files are still on their way out, by name.
+#[derive(Clone, Default)]
+struct Deleting(Arc<Mutex<BTreeMap<String, Arc<TopicCell>>>>);
+
+impl Deleting {
+    /// `cell` is done: it leaves the list (if a later namesake's deletion
+    /// has not taken its place).
+    fn remove(&self, cell: &Arc<TopicCell>) {
+        let mut m = lock(&self.0);
+        if m.get(&cell.name).is_some_and(|c| Arc::ptr_eq(c, cell)) {
+            m.remove(&cell.name);
+        }
+    }
+}
+
 pub struct Registry {
     topics: RwLock<BTreeMap<String, Arc<TopicCell>>>,
+    /// Deleted topics whose files are still on their way out.
+    deleting: Deleting,
+    pub meta: Arc<MetaWrites>,
     cfg: BrokerConfig,
     seed: u64,
     created: AtomicU64,
@@ -118,6 +240,8 @@ impl Registry {
     pub fn new(cfg: BrokerConfig, seed: u64, disks: Option<DiskFactory>) -> Self {
         Registry {
             topics: RwLock::new(BTreeMap::new()),
+            deleting: Deleting::default(),
+            meta: Arc::default(),
             cfg,
             seed,
             created: AtomicU64::new(0),
@@ -144,8 +268,23 @@ impl Registry {
             .cloned()
     }
 
-    /// The topic, created (with its timer task) if needed.
+    /// The topic, created (with its timer task) if needed. A new topic's
+    /// queues start empty: what nsqd holds on disk was loaded at start.
     pub fn get_or_create(&self, name: &str) -> Arc<TopicCell> {
+        self.get_or_insert(name, |seed| Topic::new(name, self.cfg.clone(), seed))
+    }
+
+    /// Adds a topic built by the caller (loaded from disk at start), unless
+    /// one of that name exists already.
+    pub fn insert_loaded(
+        &self,
+        name: &str,
+        make: impl FnOnce(u64) -> Topic<Handle>,
+    ) -> Arc<TopicCell> {
+        self.get_or_insert(name, make)
+    }
+
+    fn get_or_insert(&self, name: &str, make: impl FnOnce(u64) -> Topic<Handle>) -> Arc<TopicCell> {
         if let Some(t) = self.get(name) {
             return t;
         }
@@ -155,14 +294,15 @@ impl Registry {
         }
         let n = self.created.fetch_add(1, Ordering::Relaxed);
         let seed = self.seed ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let mut topic = Topic::new(name, self.cfg.clone(), seed);
+        let mut topic = make(seed);
         if let Some(c) = &self.catalog {
             if c.hold_new_topics.load(Ordering::Acquire) {
                 topic.hold();
             }
             let _ = c.tx.send(CatalogEvent::TopicCreated(name.to_string()));
         }
-        let cell = Arc::new(TopicCell {
+        let predecessor = lock(&self.deleting.0).get(name).cloned();
+        let cell = Arc::new_cyclic(|me| TopicCell {
             name: name.to_string(),
             state: Mutex::new(TopicState {
                 topic,
@@ -173,45 +313,69 @@ impl Registry {
             io_wake: Notify::new(),
             io_done: Notify::new(),
             catalog: self.catalog.as_ref().map(|c| c.tx.clone()),
+            meta: Arc::clone(&self.meta),
+            predecessor: Mutex::new(predecessor),
+            finished: AtomicBool::new(false),
+            finished_wake: Notify::new(),
+            me: me.clone(),
         });
         map.insert(name.to_string(), Arc::clone(&cell));
         drop(map);
+        self.meta.wake.notify_one();
         tracing::info!("TOPIC({name}): created");
         tokio::spawn(run_timer(Arc::clone(&cell)));
         if let Some(disks) = &self.disks {
-            tokio::spawn(run_io(Arc::clone(&cell), Arc::clone(disks)));
+            tokio::spawn(run_io(
+                Arc::clone(&cell),
+                Arc::clone(disks),
+                self.deleting.clone(),
+            ));
         }
         cell
     }
 
-    /// Drops `cell` from the map if it is still the registered one.
-    pub fn remove_if_same(&self, cell: &Arc<TopicCell>) {
+    /// Takes a topic marked deleted ([`TopicCell::mark_deleted`]) out of
+    /// the registry; while its files are on their way out it is kept apart,
+    /// and a namesake created meanwhile waits for it before touching disk.
+    pub fn retire(&self, cell: &Arc<TopicCell>) {
         let mut map = self.topics.write().unwrap_or_else(|e| e.into_inner());
-        if map.get(&cell.name).is_some_and(|c| Arc::ptr_eq(c, cell)) {
-            map.remove(&cell.name);
-            if let Some(c) = &self.catalog {
-                let _ = c.tx.send(CatalogEvent::TopicDeleted(cell.name.clone()));
-            }
+        if !map.get(&cell.name).is_some_and(|c| Arc::ptr_eq(c, cell)) {
+            return;
         }
+        map.remove(&cell.name);
+        if let Some(c) = &self.catalog {
+            let _ = c.tx.send(CatalogEvent::TopicDeleted(cell.name.clone()));
+        }
+        let mut st = cell.lock();
+        if !st.topic.deletions_done() {
+            lock(&self.deleting.0).insert(cell.name.clone(), Arc::clone(cell));
+        } else if self.disks.is_none() {
+            // No I/O task to finish it.
+            cell.finish();
+        }
+        // Out of the map now: the next nsqd.dat write no longer lists it.
+        cell.after_op(&mut st);
+        drop(map);
+        self.meta.wake.notify_one();
     }
 
     /// NSQ's topic delete: closes its consumers, drops its messages and
-    /// channels, and removes it. False if there is no such topic.
-    pub fn delete(&self, name: &str) -> bool {
-        let Some(cell) = self.get(name) else {
-            return false;
-        };
+    /// channels, and removes it. `None` if there is no such topic; else the
+    /// deleted topic, whose [`TopicCell::deletion_committed`] tells when
+    /// no restart can bring it back.
+    pub fn delete(&self, name: &str) -> Option<Arc<TopicCell>> {
+        let cell = self.get(name)?;
         let mut st = cell.lock();
         if st.deleted {
-            return false;
+            return None;
         }
         st.topic.delete_all(&mut Deliver::default());
         cell.after_op(&mut st);
         cell.mark_deleted(&mut st);
         drop(st);
         tracing::info!("TOPIC({name}): deleting");
-        self.remove_if_same(&cell);
-        true
+        self.retire(&cell);
+        Some(cell)
     }
 
     /// Every topic, in name order.
@@ -269,7 +433,7 @@ async fn run_timer(cell: Arc<TopicCell>) {
 /// publishers are answered while an fsync runs. Each lane takes every
 /// queue's job under the lock, runs the batch off the network threads,
 /// feeds the outcomes back, and goes again.
-async fn run_io(cell: Arc<TopicCell>, disks: DiskFactory) {
+async fn run_io(cell: Arc<TopicCell>, disks: DiskFactory, deleting: Deleting) {
     use std::future::Future;
     use std::pin::Pin;
     type Batch = Pin<
@@ -278,6 +442,11 @@ async fn run_io(cell: Arc<TopicCell>, disks: DiskFactory) {
                 + Send,
         >,
     >;
+    // A deleted namesake's files go before this topic touches the disk.
+    let predecessor = lock(&cell.predecessor).take();
+    if let Some(p) = predecessor {
+        p.finished().await;
+    }
     let (mut write_disk, mut sync_disk) = (Some(disks()), Some(disks()));
     let mut writing: Option<Batch> = None;
     let mut syncing: Option<Batch> = None;
@@ -301,9 +470,14 @@ async fn run_io(cell: Arc<TopicCell>, disks: DiskFactory) {
                     }
                 }
             }
-            (st.deleted, st.topic.next_io_deadline())
+            (
+                st.deleted && st.topic.deletions_done(),
+                st.topic.next_io_deadline(),
+            )
         };
         if writing.is_none() && syncing.is_none() && deleted {
+            cell.finish();
+            deleting.remove(&cell);
             cell.io_done.notify_waiters();
             return;
         }
@@ -351,11 +525,10 @@ async fn run_io(cell: Arc<TopicCell>, disks: DiskFactory) {
 mod tests {
     use super::*;
     use bytes::Bytes;
-    use nsq_core::broker::config::MemoryOnly;
 
     fn registry(hold: bool) -> (Registry, tokio::sync::mpsc::UnboundedReceiver<CatalogEvent>) {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let cfg = BrokerConfig::from_options(&nsq_core::Options::default(), Arc::new(MemoryOnly));
+        let cfg = BrokerConfig::from_options(&nsq_core::Options::default(), false);
         let catalog = Catalog {
             tx,
             hold_new_topics: Arc::new(AtomicBool::new(hold)),
@@ -379,8 +552,8 @@ mod tests {
                 .get_or_create_channel("c", 0, &mut Deliver::default());
             cell.after_op(&mut st);
         }
-        assert!(reg.delete("t"));
-        assert!(!reg.delete("t"));
+        assert!(reg.delete("t").is_some());
+        assert!(reg.delete("t").is_none());
         let (topic, channel) = ("t".to_string(), "c".to_string());
         assert_eq!(
             drain(&mut rx),

@@ -1,7 +1,7 @@
 use super::*;
-use crate::broker::backend::Refuse;
 use crate::broker::config::BrokerConfig;
 use crate::broker::outbox::Recorder;
+use crate::broker::storage::Storage;
 use crate::io::SECOND;
 use bytes::Bytes;
 
@@ -15,7 +15,7 @@ fn cfg(mem: usize) -> BrokerConfig {
 }
 
 fn chan(name: &str, mem: usize) -> Channel<u32> {
-    Channel::with_backend("t", name, &cfg(mem), Box::new(Refuse), 7)
+    Channel::with_storage("t", name, &cfg(mem), Storage::Refuse, 7)
 }
 
 fn msg(i: u64) -> Message {
@@ -192,7 +192,7 @@ fn max_channel_consumers() {
         max_channel_consumers: 1,
         ..cfg(10)
     };
-    let mut ch: Channel<u32> = Channel::with_backend("t", "c", &c, Box::new(Refuse), 1);
+    let mut ch: Channel<u32> = Channel::with_storage("t", "c", &c, Storage::Refuse, 1);
     ch.add_consumer(1, settings(1)).unwrap();
     assert_eq!(
         ch.add_consumer(2, settings(2)).unwrap_err(),
@@ -203,7 +203,7 @@ fn max_channel_consumers() {
 #[test]
 fn ephemeral_channel_reports_its_last_consumer() {
     let mut ch: Channel<u32> =
-        Channel::with_backend("t", "c#ephemeral", &cfg(10), Box::new(Refuse), 1);
+        Channel::with_storage("t", "c#ephemeral", &cfg(10), Storage::Refuse, 1);
     let a = ch.add_consumer(1, settings(1)).unwrap();
     let b = ch.add_consumer(2, settings(2)).unwrap();
     assert!(!ch.remove_consumer(a, 1));

@@ -230,3 +230,94 @@ fn a_held_topic_gives_its_backlog_to_every_channel_created_before_start() {
     t.publish(bodies(1), T0, &mut out).unwrap();
     assert_eq!(t.channel("b").unwrap().depth(), 4);
 }
+
+mod deletion {
+    use super::*;
+    use crate::diskqueue::execute;
+    use crate::io::{Disk, MemDisk};
+
+    fn durable_topic() -> Topic<u32> {
+        let opts = crate::Options {
+            mem_queue_size: 0,
+            sync_every: 1,
+            ..crate::Options::default()
+        };
+        Topic::new("t", BrokerConfig::from_options(&opts, true), 3)
+    }
+
+    /// Runs every job the topic wants (writes, then syncs) until it wants none.
+    fn settle(t: &mut Topic<u32>, disk: &mut MemDisk, out: &mut Recorder<u32>) {
+        loop {
+            let (w, s) = (t.poll_writes(T0), t.poll_syncs(T0));
+            if w.is_empty() && s.is_empty() {
+                return;
+            }
+            for (k, j) in w {
+                let o = execute(&j, disk);
+                t.complete_write(&k, o, T0, out);
+            }
+            for (k, j) in s {
+                let o = execute(&j, disk);
+                t.complete_sync(&k, o, T0);
+            }
+        }
+    }
+
+    #[test]
+    fn a_namesake_touches_no_file_until_the_deleted_channel_is_gone() {
+        let (mut t, mut disk, mut out) = (durable_topic(), MemDisk::new(1), Recorder::default());
+        t.get_or_create_channel("c", T0, &mut out);
+        t.publish(bodies(3), T0, &mut out).unwrap();
+        settle(&mut t, &mut disk, &mut out);
+        assert!(disk.contents("t:c.diskqueue.000000.dat").is_some());
+        assert!(t.delete_channel("c", &mut out));
+        assert!(!t.deletion_committed(Some("c")));
+        // The namesake takes a message at once (it waits in memory).
+        t.get_or_create_channel("c", T0, &mut out);
+        t.publish(bodies(1), T0, &mut out).unwrap();
+        let jobs = t.poll_writes(T0);
+        assert_eq!(jobs.len(), 1, "only the deletion's job: {jobs:?}");
+        assert!(t.poll_syncs(T0).is_empty());
+        for (k, j) in jobs {
+            let o = execute(&j, &mut disk);
+            t.complete_write(&k, o, T0, &mut out);
+        }
+        assert!(t.deletion_committed(Some("c")));
+        assert_eq!(disk.list().unwrap(), ["t:c.diskqueue.deleted"]);
+        // Still nothing for the namesake: the tombstone waits for nsqd.dat.
+        assert!(t.awaits_catalog());
+        assert!(t.poll_writes(T0).is_empty());
+        t.stamp_deletions(2);
+        t.catalog_persisted(1);
+        assert!(
+            t.poll_writes(T0).is_empty(),
+            "a write begun earlier does not count"
+        );
+        t.catalog_persisted(2);
+        settle(&mut t, &mut disk, &mut out);
+        assert!(t.deletions_done());
+        let seg = disk.contents("t:c.diskqueue.000000.dat").unwrap().to_vec();
+        assert_eq!(seg.len(), 4 + 26 + 2, "the namesake's one message only");
+    }
+
+    #[test]
+    fn deleting_the_topic_deletes_every_queue_and_reports_when_committed() {
+        let (mut t, mut disk, mut out) = (durable_topic(), MemDisk::new(1), Recorder::default());
+        t.publish(bodies(2), T0, &mut out).unwrap();
+        t.get_or_create_channel("a", T0, &mut out);
+        t.publish(bodies(2), T0, &mut out).unwrap();
+        settle(&mut t, &mut disk, &mut out);
+        t.delete_all(&mut out);
+        assert!(!t.deletion_committed(None));
+        settle(&mut t, &mut disk, &mut out);
+        assert!(t.deletion_committed(None));
+        assert_eq!(
+            disk.list().unwrap(),
+            ["t.diskqueue.deleted", "t:a.diskqueue.deleted"]
+        );
+        t.stamp_deletions(1);
+        t.catalog_persisted(1);
+        settle(&mut t, &mut disk, &mut out);
+        assert!(t.deletions_done() && disk.list().unwrap().is_empty());
+    }
+}
