@@ -34,6 +34,7 @@ pub struct Channel<K> {
     rng: SmallRng,
     max_msg_timeout: Nanos,
     max_consumers: usize,
+    max_unwritten: u64,
     /// Messages put (NSQ's message_count).
     pub message_count: u64,
     pub requeue_count: u64,
@@ -73,6 +74,7 @@ impl<K> Channel<K> {
             rng: SmallRng::seed_from_u64(seed),
             max_msg_timeout: cfg.max_msg_timeout,
             max_consumers: cfg.max_channel_consumers,
+            max_unwritten: cfg.max_unwritten,
             message_count: 0,
             requeue_count: 0,
             timeout_count: 0,
@@ -164,7 +166,9 @@ impl<K> Channel<K> {
                 self.topic, self.name, self.max_consumers
             ));
         }
-        Ok(self.consumers.insert(Consumer::new(handle, settings)))
+        Ok(self
+            .consumers
+            .insert(Consumer::new(handle, settings, self.max_unwritten)))
     }
 
     fn consumer_mut(&mut self, slot: usize, client_id: u64) -> Option<&mut Consumer<K>> {
@@ -195,6 +199,23 @@ impl<K> Channel<K> {
     ) {
         if let Some(c) = self.consumer_mut(slot, client_id) {
             c.rdy = count;
+            self.relist(slot);
+            self.dispatch(now, out);
+        }
+    }
+
+    /// The consumer's connection wrote `bytes` of the message frames it was
+    /// handed to its socket: room for more.
+    pub fn output_written(
+        &mut self,
+        slot: usize,
+        client_id: u64,
+        bytes: u64,
+        now: Nanos,
+        out: &mut impl Outbox<K>,
+    ) {
+        if let Some(c) = self.consumer_mut(slot, client_id) {
+            c.unwritten = c.unwritten.saturating_sub(bytes);
             self.relist(slot);
             self.dispatch(now, out);
         }
@@ -448,6 +469,8 @@ impl<K> Channel<K> {
         msg.attempts = msg.attempts.wrapping_add(1);
         c.in_flight += 1;
         c.message_count += 1;
+        let frame = crate::wire::frame::message_frame_len(&msg) as u64;
+        c.unwritten += frame;
         let deadline = now.saturating_add(c.settings.msg_timeout);
         let client_id = c.settings.client_id;
         if c.is_ready() {
@@ -463,8 +486,10 @@ impl<K> Channel<K> {
             Ok(entry) => out.deliver(&self.consumers[slot].handle, &entry.msg),
             Err(InFlightError::AlreadyInFlight) => {
                 // The same id is already out (a duplicate put): drop this copy.
-                self.consumers[slot].in_flight -= 1;
-                self.consumers[slot].message_count -= 1;
+                let c = &mut self.consumers[slot];
+                c.in_flight -= 1;
+                c.message_count -= 1;
+                c.unwritten = c.unwritten.saturating_sub(frame);
                 self.relist(slot);
             }
             Err(_) => {}

@@ -19,7 +19,16 @@ pub struct BrokerConfig {
     pub e2e_percentiles: Arc<[f64]>,
     /// --e2e-processing-latency-window-time
     pub e2e_window: Nanos,
+    /// The most bytes of message frames a connection may have waiting to be
+    /// written before delivery to it stops (README: Limits).
+    pub max_unwritten: u64,
 }
+
+/// Message bytes a connection may have waiting to be written before its
+/// channel stops handing it messages: 1 MiB (plus the one message that
+/// crossed the line). Enough for 2,500 messages of 400 bytes in flight
+/// at once; a consumer that stops reading costs no more.
+pub const MAX_UNWRITTEN: u64 = 1 << 20;
 
 impl BrokerConfig {
     /// `with_disk`: durable queues overflow to diskqueues (else they refuse).
@@ -32,6 +41,7 @@ impl BrokerConfig {
             disk: with_disk.then(|| Arc::new(opts.clone())),
             e2e_percentiles: opts.e2e_processing_latency_percentiles.as_slice().into(),
             e2e_window: nanos(opts.e2e_processing_latency_window_time),
+            max_unwritten: MAX_UNWRITTEN,
         }
     }
 

@@ -21,12 +21,18 @@ pub struct Consumer<K> {
     pub message_count: u64,
     pub finish_count: u64,
     pub requeue_count: u64,
+    /// Bytes of message frames handed to the connection that it has not
+    /// reported written to its socket yet ([`super::Channel::output_written`]).
+    pub unwritten: u64,
+    /// No delivery while `unwritten` is this high: what a connection that
+    /// stops reading costs stays bounded (see `BrokerConfig::max_unwritten`).
+    pub(crate) max_unwritten: u64,
     /// Whether the slot sits in the channel's ready list.
     pub(crate) listed: bool,
 }
 
 impl<K> Consumer<K> {
-    pub fn new(handle: K, settings: ConsumerSettings) -> Self {
+    pub fn new(handle: K, settings: ConsumerSettings, max_unwritten: u64) -> Self {
         Consumer {
             handle,
             settings,
@@ -35,12 +41,17 @@ impl<K> Consumer<K> {
             message_count: 0,
             finish_count: 0,
             requeue_count: 0,
+            unwritten: 0,
+            max_unwritten,
             listed: false,
         }
     }
 
-    /// NSQ's `IsReadyForMessages` (the channel's pause is checked apart).
+    /// NSQ's `IsReadyForMessages` (the channel's pause is checked apart),
+    /// and room in the connection's output: a message may go while fewer
+    /// than `max_unwritten` bytes wait to be written, so at most that plus
+    /// one message waits.
     pub fn is_ready(&self) -> bool {
-        self.rdy > 0 && self.in_flight < self.rdy
+        self.rdy > 0 && self.in_flight < self.rdy && self.unwritten < self.max_unwritten
     }
 }

@@ -795,6 +795,21 @@ impl<K> Topic<K> {
         self.with_channel(channel, |ch| ch.set_rdy(slot, client_id, count, now, out));
     }
 
+    /// A consumer's connection wrote `bytes` of its message frames.
+    pub fn output_written(
+        &mut self,
+        channel: &str,
+        slot: usize,
+        client_id: u64,
+        bytes: u64,
+        now: Nanos,
+        out: &mut impl Outbox<K>,
+    ) {
+        self.with_channel(channel, |ch| {
+            ch.output_written(slot, client_id, bytes, now, out)
+        });
+    }
+
     pub fn finish(
         &mut self,
         channel: &str,

@@ -9,7 +9,7 @@
 
 use super::ops::{ConnOps, Durability};
 use super::registry::TopicCell;
-use super::shared::{ConnShared, Handle};
+use super::shared::{ConnShared, Deliver, Handle};
 use super::transport::{reunite, split, split_boxed, Reader, Writer};
 use super::Inner;
 use crate::clock;
@@ -28,9 +28,14 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const READ_CHUNK: usize = 64 * 1024;
-/// Stop reading commands while this much output waits (a client that does
-/// not read its responses gets back-pressure instead of growing our memory).
-const MAX_PENDING_OUTPUT: usize = 4 * 1024 * 1024;
+/// Stop reading commands while this much of their answers waits to be
+/// written (a client that does not read its responses gets back-pressure
+/// instead of growing our memory). Message frames are bounded apart, by the
+/// channel (`BrokerConfig::max_unwritten`).
+const MAX_PENDING_RESPONSES: usize = 256 * 1024;
+/// Message bytes written before the channel hears of it (a quarter of what
+/// may wait unwritten, so delivery never stalls on a late report).
+const REPORT_WRITTEN: u64 = nsq_core::broker::config::MAX_UNWRITTEN / 4;
 
 pub(crate) async fn serve(inner: Arc<Inner>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
@@ -94,7 +99,7 @@ pub(crate) async fn serve(inner: Arc<Inner>, stream: TcpStream, peer: SocketAddr
 async fn write_loop(shared: Handle, mut wr: Writer) -> Option<Writer> {
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     loop {
-        shared.take_output(&mut buf);
+        let msg_bytes = shared.take_output(&mut buf);
         if buf.is_empty() {
             if shared.reader_done() {
                 break;
@@ -107,6 +112,9 @@ async fn write_loop(shared: Handle, mut wr: Writer) -> Option<Writer> {
         }
         let ok = wr.write_all(&buf).await.is_ok() && wr.flush().await.is_ok();
         buf.clear();
+        if ok {
+            shared.add_written(msg_bytes);
+        }
         shared.notify_drained();
         if !ok {
             shared.set_writer_failed();
@@ -226,8 +234,21 @@ impl<'a> Session<'a> {
         buf: &mut BytesMut,
     ) -> Option<Upgrades> {
         loop {
-            while self.shared.pending() > MAX_PENDING_OUTPUT && !self.shared.close_requested() {
-                self.shared.reader_wakeup().await;
+            // Back-pressure: wait for the writer, timers still running (a
+            // client that neither reads nor writes still expires).
+            while self.shared.pending_responses() > MAX_PENDING_RESPONSES
+                && !self.shared.close_requested()
+            {
+                let deadline = self.client.next_deadline();
+                tokio::select! {
+                    biased;
+                    _ = self.shared.reader_wakeup() => self.report_written(),
+                    _ = sleep_until(deadline) => {
+                        if matches!(self.on_timer(), Flow::Close) {
+                            return None;
+                        }
+                    }
+                }
             }
             if self.shared.close_requested() {
                 return None;
@@ -238,7 +259,10 @@ impl<'a> Session<'a> {
             let deadline = self.client.next_deadline();
             let flow = tokio::select! {
                 biased;
-                _ = self.shared.reader_wakeup() => Flow::Continue,
+                _ = self.shared.reader_wakeup() => {
+                    self.report_written();
+                    Flow::Continue
+                }
                 _ = sleep_until(deadline) => self.on_timer(),
                 r = rd.read_buf(buf) => match r {
                     Ok(0) | Err(_) => {
@@ -392,6 +416,28 @@ impl<'a> Session<'a> {
             send_ok(&mut stream).await?;
         }
         Ok(stream)
+    }
+
+    /// Tells the channel how much of its messages the writer has written,
+    /// which lets it hand this consumer more.
+    fn report_written(&mut self) {
+        let Some(n) = self.shared.take_written(REPORT_WRITTEN) else {
+            return;
+        };
+        let (Some(sub), Some(cell)) = (&self.client.sub, &self.sub_cell) else {
+            return;
+        };
+        let now = clock::now();
+        let mut out = Deliver::default();
+        let mut st = cell.lock();
+        if st.deleted {
+            return;
+        }
+        st.topic
+            .output_written(&sub.channel, sub.slot, self.client.id, n, now, &mut out);
+        cell.after_op_at(&mut st, now);
+        drop(st);
+        drop(out);
     }
 
     fn on_timer(&mut self) -> Flow {

@@ -8,7 +8,7 @@ use nsq_core::broker::{Outbox, Subscription};
 use nsq_core::stats::ClientIdentity;
 use nsq_core::wire::frame::{put_frame, put_message_frame, FrameType};
 use nsq_core::wire::Message;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
@@ -23,10 +23,21 @@ pub struct ConnInfo {
     pub sub: Option<Subscription>,
 }
 
+/// Bytes waiting to be written, and how many of them are message frames
+/// (the rest are responses, errors and heartbeats).
+#[derive(Debug, Default)]
+struct Output {
+    buf: BytesMut,
+    msg_bytes: u64,
+}
+
 #[derive(Debug, Default)]
 pub struct ConnShared {
     pub id: u64,
-    out: Mutex<BytesMut>,
+    out: Mutex<Output>,
+    /// Message frame bytes written to the socket since the reader last told
+    /// the channel ([`ConnShared::take_written`]).
+    written: AtomicU64,
     /// Wakes the writer: output is waiting, or it should finish.
     writer_wake: Notify,
     /// Wakes the reader: output drained, or the connection must close.
@@ -57,7 +68,7 @@ impl ConnShared {
         self.info.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn out(&self) -> MutexGuard<'_, BytesMut> {
+    fn out(&self) -> MutexGuard<'_, Output> {
         // A panic while holding this lock cannot leave the buffer invalid.
         self.out.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -70,8 +81,8 @@ impl ConnShared {
 
     pub fn push_frame(&self, ty: FrameType, data: &[u8]) {
         let mut out = self.out();
-        let was_empty = out.is_empty();
-        put_frame(&mut *out, ty, data);
+        let was_empty = out.buf.is_empty();
+        put_frame(&mut out.buf, ty, data);
         drop(out);
         self.wrote(was_empty);
     }
@@ -79,22 +90,51 @@ impl ConnShared {
     /// Appends the frames of `msgs`, with one lock.
     pub fn push_messages(&self, msgs: &[Message]) {
         let mut out = self.out();
-        let was_empty = out.is_empty();
+        let was_empty = out.buf.is_empty();
+        let before = out.buf.len();
         for m in msgs {
-            put_message_frame(&mut *out, m);
+            put_message_frame(&mut out.buf, m);
         }
+        out.msg_bytes += (out.buf.len() - before) as u64;
         drop(out);
         self.wrote(was_empty);
     }
 
     /// Bytes waiting to be written.
     pub fn pending(&self) -> usize {
-        self.out().len()
+        self.out().buf.len()
     }
 
-    /// Swaps the pending output into `into` (which must be empty).
-    pub fn take_output(&self, into: &mut BytesMut) {
-        std::mem::swap(&mut *self.out(), into);
+    /// Bytes of responses, errors and heartbeats waiting to be written
+    /// (message frames are bounded by their channel instead).
+    pub fn pending_responses(&self) -> usize {
+        let out = self.out();
+        out.buf.len() - out.msg_bytes as usize
+    }
+
+    /// Swaps the pending output into `into` (which must be empty); returns
+    /// how many of its bytes are message frames.
+    pub fn take_output(&self, into: &mut BytesMut) -> u64 {
+        let mut out = self.out();
+        std::mem::swap(&mut out.buf, into);
+        std::mem::take(&mut out.msg_bytes)
+    }
+
+    /// The writer wrote `msg_bytes` of message frames to the socket.
+    pub fn add_written(&self, msg_bytes: u64) {
+        if msg_bytes > 0 {
+            self.written.fetch_add(msg_bytes, Ordering::AcqRel);
+        }
+    }
+
+    /// The message bytes written since the last call, once there are at
+    /// least `min` of them (fewer are left for later).
+    pub fn take_written(&self, min: u64) -> Option<u64> {
+        let n = self.written.load(Ordering::Acquire);
+        if n == 0 || n < min {
+            return None;
+        }
+        Some(self.written.swap(0, Ordering::AcqRel))
     }
 
     pub fn update_info(&self, f: impl FnOnce(&mut ConnInfo)) {

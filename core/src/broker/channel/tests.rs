@@ -261,3 +261,41 @@ fn sampling_sends_about_the_rate() {
     assert!((500..750).contains(&n), "{n} of 2000 at rate 30");
     assert_eq!(ch.depth(), 0, "sampled-out messages are consumed");
 }
+
+#[test]
+fn a_consumer_that_stops_reading_gets_no_more_than_its_output_bound() {
+    // RDY 2500 and 10 KB messages: once 1 MiB waits to be written, nothing
+    // more goes to it; a timed-out message is not sent to it again while
+    // its old copy still waits (the bug: every timeout appended the frame
+    // once more, growing memory without end).
+    let mut ch = chan("c", 10_000);
+    let mut out = Recorder::default();
+    let s = ConsumerSettings {
+        msg_timeout: SECOND,
+        ..settings(1)
+    };
+    let slot = ch.add_consumer(1, s).unwrap();
+    ch.set_rdy(slot, 1, 2500, T0, &mut out);
+    let body = Bytes::from(vec![b'x'; 10_000]);
+    for i in 0..2500 {
+        let m = Message::new(MessageId::from_guid(i), T0, body.clone());
+        ch.put(m, T0, &mut out).unwrap();
+    }
+    ch.dispatch(T0, &mut out);
+    let frame = crate::wire::frame::message_frame_len(&out.delivered[0].1) as u64;
+    let bound = crate::broker::config::MAX_UNWRITTEN;
+    let sent = |out: &Recorder<u32>| out.delivered.len() as u64;
+    assert_eq!(
+        sent(&out),
+        bound.div_ceil(frame),
+        "up to the bound, plus one"
+    );
+    for k in 1..=10 {
+        ch.tick(T0 + k * 2 * SECOND, &mut out);
+    }
+    assert_eq!(sent(&out), bound.div_ceil(frame), "timeouts resend nothing");
+    assert_eq!(ch.in_flight_count(), 0, "they timed out and were requeued");
+    // It reads again: what it wrote makes room for as much more.
+    ch.output_written(slot, 1, 10 * frame, T0 + 30 * SECOND, &mut out);
+    assert_eq!(sent(&out), bound.div_ceil(frame) + 10);
+}
