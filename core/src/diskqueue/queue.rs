@@ -23,6 +23,10 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Bytes read from disk per read job (at least one record of the largest size).
 const READ_CHUNK: usize = 1 << 20;
+/// The allocation new chunks of appended records are cut from.
+const BUILD_CHUNK: usize = 64 * 1024;
+/// A spare allocation with less room than this is dropped for a new one.
+const MIN_SPARE: usize = 4 * 1024;
 /// Bytes of records loaded ahead of the reader.
 const READAHEAD_LIMIT: usize = 4 << 20;
 /// Written bytes kept in memory for the reader.
@@ -169,6 +173,11 @@ pub struct DiskQueue {
     write_end: Pos,
     write_seq: u64,
     building: Option<Building>,
+    /// What is left of the allocations the last chunk was cut from: the
+    /// next one starts there, so small chunks share one allocation instead
+    /// of each pinning a buffer of its own (a chunk per record, as a
+    /// publisher waiting for each PUB makes, pinned 64 KiB per record).
+    spare: (BytesMut, BytesMut),
     tail: VecDeque<Chunk>,
     /// The first `tail_written` chunks of `tail` are on disk.
     tail_written: usize,
@@ -244,6 +253,7 @@ impl DiskQueue {
             write_end: write,
             write_seq: depth,
             building: None,
+            spare: (BytesMut::new(), BytesMut::new()),
             tail: VecDeque::new(),
             tail_written: 0,
             tail_bytes: 0,
@@ -422,11 +432,18 @@ impl DiskQueue {
             Some(b) if b.file == at.file => b,
             _ => {
                 self.freeze_building();
+                let (mut data, mut crcs) = std::mem::take(&mut self.spare);
+                if data.capacity() < MIN_SPARE {
+                    data = BytesMut::with_capacity(BUILD_CHUNK);
+                }
+                if crcs.capacity() < MIN_SPARE / 16 {
+                    crcs = BytesMut::with_capacity(BUILD_CHUNK / 16);
+                }
                 self.building.insert(Building {
                     file: at.file,
                     start: at.pos,
-                    data: BytesMut::with_capacity(64 * 1024),
-                    crcs: BytesMut::new(),
+                    data,
+                    crcs,
                     records: 0,
                 })
             }
@@ -442,17 +459,21 @@ impl DiskQueue {
     }
 
     fn freeze_building(&mut self) {
-        if let Some(b) = self.building.take() {
+        if let Some(mut b) = self.building.take() {
             if b.records > 0 {
-                self.tail_bytes += b.data.len();
+                // The chunk is the filled part; the rest of the allocation
+                // is kept for the next one.
+                let (data, crcs) = (b.data.split(), b.crcs.split());
+                self.tail_bytes += data.len();
                 self.tail.push_back(Chunk {
                     file: b.file,
                     start: b.start,
-                    data: b.data.freeze(),
-                    crcs: b.crcs.freeze(),
+                    data: data.freeze(),
+                    crcs: crcs.freeze(),
                     records: b.records,
                 });
             }
+            self.spare = (b.data, b.crcs);
         }
     }
 
