@@ -47,7 +47,7 @@ fn records_written_one_job_each_cost_about_their_size() {
     let mut disk = MemDisk::new(1);
     let body = Bytes::from_static(b"x");
     // Warm up (the disk's own buffers grow too; only the queue is measured).
-    let mut put = |q: &mut DiskQueue, disk: &mut MemDisk, i: u64| {
+    let put = |q: &mut DiskQueue, disk: &mut MemDisk, i: u64| {
         q.put(&Message::new(MessageId::from_guid(i), 0, body.clone()))
             .unwrap();
         while step(q, disk, 0) {}
