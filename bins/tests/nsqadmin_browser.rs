@@ -537,6 +537,162 @@ async fn scenarios(br: &Browser, w: &World) -> R<()> {
     Ok(())
 }
 
+/// Finds what sticks out at the current width: the page scrolling sideways,
+/// or a table wider than its container without a scrolling box around it
+/// (a table may scroll inside its own container, the page may not).
+const OVERFLOW_JS: &str = r#"
+const bad = [], scrolls = [];
+const de = document.documentElement;
+if (de.scrollWidth > de.clientWidth) bad.push(`page: scrollWidth ${de.scrollWidth} > clientWidth ${de.clientWidth}`);
+for (const t of document.querySelectorAll('main table')) {
+  let scroller = null;
+  for (let p = t.parentElement; p && p !== document.body; p = p.parentElement) {
+    const ox = getComputedStyle(p).overflowX;
+    if (ox === 'auto' || ox === 'scroll') { scroller = p; break; }
+  }
+  const name = t.id ? '#' + t.id : (t.closest('[data-topic]') ? `table of ${t.closest('[data-topic]').dataset.topic}` : 'a table');
+  const box = t.parentElement;
+  const width = t.getBoundingClientRect().width;
+  if (!scroller && width > box.clientWidth + 0.5) bad.push(`${name}: ${width}px in a container of ${box.clientWidth}px`);
+  if (scroller && scroller.getBoundingClientRect().right > de.clientWidth + 0.5) bad.push(`${name}: its scroll box ends past the page`);
+  if (t.scrollWidth > t.clientWidth + 1 && !scroller) bad.push(`${name}: clipped (${t.scrollWidth}px of content in ${t.clientWidth}px)`);
+  if (scroller && scroller.scrollWidth > scroller.clientWidth) scrolls.push(`${name} scrolls in its box (${scroller.scrollWidth}px in ${scroller.clientWidth}px)`);
+}
+return {bad, scrolls};
+"#;
+
+/// The pages at 1024 and 1400 px with realistic data: long topic, channel
+/// and host names, several consumers with user agents and badges, latency
+/// percentiles. Nothing may make the page scroll sideways.
+async fn layout(br: &Browser) -> R<()> {
+    let lookupd = Nsqlookupd::start(&[]);
+    let lookup_arg = format!("--lookupd-tcp-address={}", lookupd.tcp());
+    let latency = "--e2e-processing-latency-percentile=0.99,0.95,0.5";
+    let a = Nsqd::start(&[&lookup_arg, latency]);
+    let b = Nsqd::start(&[&lookup_arg, latency]);
+    let admin = Nsqadmin::start(&[&format!("--lookupd-http-address={}", lookupd.http())]);
+    // 64 characters: NSQ's longest names
+    let topic = "com.example.billing-service.invoices.v2.payment_events_processed";
+    let channels = [
+        "archive-to-object-storage.eu-west-1.long-retention-bucket-writer",
+        "fraud-scoring",
+        "ledger-reconciliation.nightly#ephemeral",
+    ];
+    assert_eq!(topic.len(), 64);
+    for n in [&a, &b] {
+        post(n, &format!("/topic/create?topic={topic}"), b"")?;
+        for c in channels {
+            let c = c.replace('#', "%23");
+            post(
+                n,
+                &format!("/channel/create?topic={topic}&channel={c}"),
+                b"",
+            )?;
+        }
+        for i in 0..25 {
+            post(
+                n,
+                &format!("/pub?topic={topic}"),
+                format!("{{\"invoice\":{i}}}").as_bytes(),
+            )?;
+        }
+        post(n, "/pub?topic=short", b"x")?;
+    }
+    let mut consumers = Vec::new();
+    for i in 0..6 {
+        let n = if i % 2 == 0 { &a } else { &b };
+        let mut c = n.client();
+        let identify = json!({
+            "client_id": format!("billing-archiver-{i}.prod"),
+            "hostname": format!("ip-10-42-{i}-17.eu-west-1.compute.internal.example.com"),
+            "user_agent": "go-nsq/1.1.0 (billing-archiver/3.14.159; linux amd64; rev 4f2a9c1e)",
+            "feature_negotiation": true,
+            "sample_rate": if i == 0 { 50 } else { 0 },
+        })
+        .to_string();
+        c.send_with(|out| nsq_core::wire::command::encode::identify(out, identify.as_bytes()));
+        let _ = c.response();
+        c.send_with(|out| nsq_core::wire::command::encode::sub(out, topic, channels[0]));
+        c.send_with(|out| nsq_core::wire::command::encode::rdy(out, 3));
+        consumers.push(c);
+    }
+    eventually(WAIT, || {
+        let r = lookupd.get(&format!("/lookup?topic={topic}"));
+        (r.status == 200 && r.json()["producers"].as_array().map(Vec::len) == Some(2)).then_some(())
+    })
+    .ok_or("lookupd never listed both nodes")?;
+
+    let base = format!("http://{}", admin.http());
+    let node_a = node(&a);
+    let pages = [
+        (
+            "topics",
+            "/".to_string(),
+            format!("#topics tr[data-topic=\"{topic}\"]"),
+        ),
+        (
+            "topic",
+            format!("/topics/{topic}"),
+            format!("#channels tr[data-channel=\"{}\"]", channels[2]),
+        ),
+        (
+            "channel",
+            format!("/topics/{topic}/{}", channels[0]),
+            "#clients tr:nth-child(6)".to_string(),
+        ),
+        (
+            "nodes",
+            "/nodes".to_string(),
+            format!("#nodes tr[data-node=\"{}\"]", node(&b)),
+        ),
+        (
+            "node",
+            format!("/nodes/{node_a}"),
+            format!("section[data-topic=\"{topic}\"] tr.client"),
+        ),
+    ];
+    let mut problems = Vec::new();
+    for width in [1024u32, 1400] {
+        br.c.set_window_size(width, 900)
+            .await
+            .map_err(e("window size"))?;
+        for (name, path, ready) in &pages {
+            let url = format!("{base}{path}?{REFRESH}");
+            br.c.goto(&url).await.map_err(e(&url))?;
+            br.wait(ready).await?;
+            // a few polls: rates, sparklines and latency columns fill in
+            tokio::time::sleep(Duration::from_millis(1200)).await;
+            br.keep(&format!("layout-{name}-{width}")).await;
+            let found = br.js(OVERFLOW_JS).await?;
+            let list = |k: &str| -> Vec<String> {
+                found[k]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| format!("{name} page at {width}px: {}", p.as_str().unwrap_or("?")))
+                    .collect()
+            };
+            if !found["bad"].is_array() {
+                return Err(format!("the overflow check answered {found}"));
+            }
+            problems.extend(list("bad"));
+            // allowed, but worth knowing when a page changes
+            for s in list("scrolls") {
+                eprintln!("{s}");
+            }
+        }
+    }
+    br.c.set_window_size(1400, 1000)
+        .await
+        .map_err(e("window size"))?;
+    drop(consumers);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("horizontal overflow:\n  {}", problems.join("\n  ")))
+    }
+}
+
 async fn close(br: &Browser, driver: &Driver) {
     if br.c.clone().close().await.is_ok() {
         if let Ok(mut s) = driver.session.lock() {
@@ -582,7 +738,10 @@ async fn the_ui_in_a_real_browser() {
     };
     let driver = Driver::start(&driver_bin);
     let br = Browser::open(&driver, base).await;
-    let outcome = scenarios(&br, &w).await;
+    let mut outcome = scenarios(&br, &w).await;
+    if outcome.is_ok() {
+        outcome = layout(&br).await;
+    }
     if let Err(msg) = outcome {
         let dir = br.dir.path().to_path_buf();
         let shot = br.screenshot(&dir, "failure").await;

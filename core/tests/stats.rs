@@ -198,11 +198,22 @@ fn stats_text() {
     );
 }
 
+fn process() -> prometheus::ProcessStats {
+    prometheus::ProcessStats {
+        cpu_seconds: 12.5,
+        resident_memory_bytes: 41_943_040,
+        virtual_memory_bytes: 1_073_741_824,
+        open_fds: 23,
+        max_fds: Some(1_048_576),
+        start_time_seconds: 1_795_290_984.25,
+    }
+}
+
 #[test]
 fn prometheus_exposition() {
     let b = scenario(&[0.99, 0.5]);
     let d = doc(&b, &StatsFilter::default(), Some(mem()));
-    insta::assert_snapshot!("prometheus", prometheus::render(&d));
+    insta::assert_snapshot!("prometheus", prometheus::render(&d, Some(&process())));
 }
 
 #[test]

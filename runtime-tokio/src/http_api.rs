@@ -91,6 +91,16 @@ pub fn plain(status: u16, text: impl Into<String>) -> Response {
     )
 }
 
+/// A `/metrics` answer in Prometheus' text exposition format.
+pub fn prometheus_text(body: String) -> Response {
+    let mut r = Response::new(Body::from(body));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    r
+}
+
 /// Query parameters as Go's `url.ParseQuery` gives them: every value of a
 /// key, in order; `get` returns the first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

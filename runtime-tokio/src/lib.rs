@@ -16,6 +16,8 @@ pub mod lookupd;
 #[cfg(not(madsim))]
 pub mod nsqadmin;
 pub mod nsqd;
+#[cfg(not(madsim))]
+mod process;
 pub mod signal;
 pub mod stream;
 pub mod tls;

@@ -16,6 +16,7 @@ pub mod gojson;
 pub mod graphite;
 pub mod input;
 pub mod latency;
+pub mod metrics;
 pub mod notify;
 pub mod options;
 pub mod overview;

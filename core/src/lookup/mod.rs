@@ -4,6 +4,7 @@
 
 pub mod db;
 pub mod gojson;
+pub mod metrics;
 pub mod options;
 pub mod registrar;
 pub mod server;

@@ -115,6 +115,13 @@ pub struct MemStats {
 pub struct Latency {
     pub count: u64,
     pub percentiles: Option<Vec<Percentile>>,
+    /// Messages observed since the channels began (not only in the window);
+    /// not in NSQ's JSON, for Prometheus' summary `_count`.
+    #[serde(skip)]
+    pub observed: u64,
+    /// Their latencies added up, in seconds (the summary's `_sum`).
+    #[serde(skip)]
+    pub observed_seconds: f64,
 }
 
 /// One percentile, serialised as Go serialises a `map[string]float64`
@@ -190,6 +197,7 @@ mod tests {
                     value: 0.0,
                 },
             ]),
+            ..Latency::default()
         };
         assert_eq!(
             serde_json::to_string(&l).unwrap(),

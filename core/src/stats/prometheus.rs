@@ -1,6 +1,7 @@
 //! `GET /metrics` (beyond NSQ): the figures of `/stats` and statsd in the
 //! Prometheus text exposition format, one family at a time, with `topic`
-//! and `channel` labels. Latencies are in seconds, Prometheus' base unit.
+//! and `channel` labels, plus the process series every Prometheus client
+//! exports. Latencies are in seconds, Prometheus' base unit.
 
 use super::model::{ChannelStats, Latency, StatsDoc, TopicStats};
 use std::fmt::Write;
@@ -12,15 +13,23 @@ fn escape(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-struct Out(String);
+/// A Prometheus text exposition being written: families one after the
+/// other, each with its `# HELP` and `# TYPE` lines. nsqlookupd and nsqadmin
+/// write theirs with it too.
+#[derive(Debug, Default)]
+pub struct Exposition(String);
 
-impl Out {
-    fn family(&mut self, name: &str, kind: &str, help: &str) {
+impl Exposition {
+    pub fn new() -> Self {
+        Exposition(String::new())
+    }
+
+    pub fn family(&mut self, name: &str, kind: &str, help: &str) {
         let _ = writeln!(self.0, "# HELP {name} {help}");
         let _ = writeln!(self.0, "# TYPE {name} {kind}");
     }
 
-    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
+    pub fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
         self.0.push_str(name);
         if !labels.is_empty() {
             let l: Vec<String> = labels
@@ -32,7 +41,56 @@ impl Out {
         let _ = writeln!(self.0, " {value}");
     }
 
-    /// A latency family: one sample per percentile and the sample count.
+    /// A family of one unlabelled sample.
+    pub fn single(&mut self, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+        self.family(name, kind, help);
+        self.sample(name, &[], value);
+    }
+
+    /// The process series Prometheus' client libraries export.
+    pub fn process(&mut self, p: &ProcessStats) {
+        self.single(
+            "process_cpu_seconds_total",
+            "counter",
+            "Total user and system CPU time spent in seconds.",
+            p.cpu_seconds,
+        );
+        self.single(
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory size in bytes.",
+            p.resident_memory_bytes,
+        );
+        self.single(
+            "process_virtual_memory_bytes",
+            "gauge",
+            "Virtual memory size in bytes.",
+            p.virtual_memory_bytes,
+        );
+        self.single(
+            "process_open_fds",
+            "gauge",
+            "Number of open file descriptors.",
+            p.open_fds,
+        );
+        if let Some(max) = p.max_fds {
+            self.single(
+                "process_max_fds",
+                "gauge",
+                "Maximum number of open file descriptors.",
+                max,
+            );
+        }
+        self.single(
+            "process_start_time_seconds",
+            "gauge",
+            "Start time of the process since unix epoch in seconds.",
+            p.start_time_seconds,
+        );
+    }
+
+    /// A latency summary: the window's quantiles, and every observation's
+    /// count and sum (which only grow, as Prometheus expects of them).
     fn latency<'a>(
         &mut self,
         prefix: &str,
@@ -42,29 +100,51 @@ impl Out {
         let name = format!("{prefix}_e2e_processing_latency_seconds");
         self.family(
             &name,
-            "gauge",
-            &format!("End-to-end processing latency of the {what}'s finished messages, by quantile, over the latency window."),
+            "summary",
+            &format!("End-to-end processing latency of the {what}'s finished messages: quantiles over the latency window, count and sum since the channels began."),
         );
+        let (sum, count) = (format!("{name}_sum"), format!("{name}_count"));
         for (labels, l) in items.clone() {
-            for p in l.percentiles.iter().flatten() {
+            let Some(percentiles) = &l.percentiles else {
+                continue;
+            };
+            for p in percentiles {
                 let q = p.quantile.to_string();
                 let mut ls = labels.clone();
                 ls.push(("quantile", &q));
                 self.sample(&name, &ls, p.value / 1e9);
             }
+            self.sample(&sum, &labels, l.observed_seconds);
+            self.sample(&count, &labels, l.observed);
         }
-        let count = format!("{prefix}_e2e_processing_latency_samples");
+        let samples = format!("{prefix}_e2e_processing_latency_samples");
         self.family(
-            &count,
+            &samples,
             "gauge",
             &format!("Finished messages of the {what} in the latency window."),
         );
         for (labels, l) in items {
             if l.percentiles.is_some() {
-                self.sample(&count, &labels, l.count);
+                self.sample(&samples, &labels, l.count);
             }
         }
     }
+
+    pub fn finish(self) -> String {
+        self.0
+    }
+}
+
+/// What the runtime read about its own process (Linux `/proc/self`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProcessStats {
+    pub cpu_seconds: f64,
+    pub resident_memory_bytes: u64,
+    pub virtual_memory_bytes: u64,
+    pub open_fds: u64,
+    /// The soft limit; `None` when unlimited.
+    pub max_fds: Option<u64>,
+    pub start_time_seconds: f64,
 }
 
 type TopicFigure = fn(&TopicStats) -> u64;
@@ -166,9 +246,9 @@ const CHANNEL_FIGURES: &[(&str, &str, &str, ChannelFigure)] = &[
     ),
 ];
 
-/// The whole exposition.
-pub fn render(doc: &StatsDoc) -> String {
-    let mut o = Out(String::new());
+/// nsqd's whole exposition.
+pub fn render(doc: &StatsDoc, process: Option<&ProcessStats>) -> String {
+    let mut o = Exposition::new();
     o.family("nsq_info", "gauge", "nsqd's version (always 1).");
     o.sample("nsq_info", &[("version", &doc.version)], 1);
     o.family(
@@ -231,34 +311,25 @@ pub fn render(doc: &StatsDoc) -> String {
         o.sample("nsq_producers", &[], producers.len());
     }
     if let Some(m) = &doc.memory {
-        for (k, v, help) in [
-            (
-                "heap_in_use_bytes",
-                m.heap_in_use_bytes,
-                "Memory in use by the process.",
-            ),
-            (
-                "heap_idle_bytes",
-                m.heap_idle_bytes,
-                "Memory held but unused.",
-            ),
-            (
-                "heap_released_bytes",
-                m.heap_released_bytes,
-                "Memory returned to the OS.",
-            ),
-            (
-                "heap_objects",
-                m.heap_objects,
-                "Live heap objects (0 when unknown).",
-            ),
-        ] {
-            let name = format!("nsq_mem_{k}");
-            o.family(&name, "gauge", help);
-            o.sample(&name, &[], v);
-        }
+        // Go's idle, released and object figures have no counterpart in
+        // the allocator, so only these two are exported.
+        o.single(
+            "nsq_mem_heap_in_use_bytes",
+            "gauge",
+            "Heap bytes handed out by the allocator and not freed (the resident memory where the allocator cannot tell).",
+            m.heap_in_use_bytes,
+        );
+        o.single(
+            "nsq_mem_heap_idle_bytes",
+            "gauge",
+            "Heap bytes the allocator holds free, not returned to the OS.",
+            m.heap_idle_bytes,
+        );
     }
-    o.0
+    if let Some(p) = process {
+        o.process(p);
+    }
+    o.finish()
 }
 
 #[cfg(test)]

@@ -193,6 +193,10 @@ pub struct Quantile {
     current: usize,
     /// When the current half began; set by the first observation.
     window_start: Option<Nanos>,
+    /// Every observation since the channel began (not just the window's),
+    /// for Prometheus' `_count` and `_sum`, which must only grow.
+    observed: u64,
+    observed_nanos: u128,
 }
 
 impl Quantile {
@@ -207,6 +211,8 @@ impl Quantile {
             targets: percentiles,
             current: 0,
             window_start: None,
+            observed: 0,
+            observed_nanos: 0,
         }
     }
 
@@ -238,7 +244,11 @@ impl Quantile {
                 .saturating_mul(moves.min(i64::MAX as u64) as i64);
             self.window_start = Some(start.saturating_add(advance));
         }
-        self.sketches[self.current].insert(now.saturating_sub(published) as f64);
+        let latency = now.saturating_sub(published);
+        self.observed += 1;
+        // a clock that went back counts as no latency in the sum
+        self.observed_nanos += latency.max(0) as u128;
+        self.sketches[self.current].insert(latency as f64);
     }
 
     /// The sketches still inside the window at `now`.
@@ -271,8 +281,11 @@ impl Quantile {
     ) -> Latency {
         let mut merged = Sketch::new(Arc::clone(targets));
         let mut any = false;
+        let (mut observed, mut observed_nanos) = (0u64, 0u128);
         for w in windows {
             any = true;
+            observed += w.observed;
+            observed_nanos += w.observed_nanos;
             for s in w.live(now) {
                 merged.merge(s.summary().into_iter());
             }
@@ -291,6 +304,8 @@ impl Quantile {
                     })
                     .collect(),
             ),
+            observed,
+            observed_seconds: observed_nanos as f64 / 1e9,
         }
     }
 }
@@ -371,6 +386,13 @@ mod tests {
         w.insert(t0 + 60 * SECOND - 3 * MS, t0 + 60 * SECOND);
         let r = w.result(t0 + 60 * SECOND);
         assert_eq!((r.count, values(&r)), (1, vec![3.0 * MS as f64]));
+        // what Prometheus' _count and _sum get never forgets
+        assert_eq!(r.observed, 3);
+        assert!(
+            (r.observed_seconds - 0.006).abs() < 1e-12,
+            "{}",
+            r.observed_seconds
+        );
     }
 
     #[test]
@@ -384,6 +406,8 @@ mod tests {
         b.insert(now - 2 * MS, now);
         let r = Quantile::combine([&a, &b], &targets, now);
         assert_eq!(r.count, 3);
+        assert_eq!(r.observed, 3);
+        assert!((r.observed_seconds - 0.006).abs() < 1e-12);
         assert_eq!(values(&r), vec![3.0 * MS as f64]);
         let none = Quantile::combine(std::iter::empty(), &targets, now);
         assert_eq!(none, Latency::default());

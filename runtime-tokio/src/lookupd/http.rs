@@ -5,7 +5,7 @@
 use super::Shared;
 use crate::clock;
 use crate::http_api::{
-    finish, plain, route, serve as serve_router, topic_channel_args, Params, V1,
+    finish, plain, prometheus_text, route, serve as serve_router, topic_channel_args, Params, V1,
 };
 use axum::extract::{Request, State};
 use axum::http::Method;
@@ -69,6 +69,17 @@ async fn lookup(State(s): S, req: Request) -> V1 {
 
 async fn nodes(State(s): S) -> V1 {
     json(&views::nodes(&s.db(), s.opts.activity(), clock::now()))
+}
+
+async fn metrics(State(s): S) -> Response {
+    let process = crate::process::read();
+    let text = nsq_core::lookup::metrics::render(
+        &s.db(),
+        s.opts.activity(),
+        clock::now(),
+        process.as_ref(),
+    );
+    prometheus_text(text)
 }
 
 async fn topic_create(State(s): S, req: Request) -> V1 {
@@ -147,6 +158,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             .route("/topics", route(&g, get(topics)))
             .route("/channels", route(&g, get(channels)))
             .route("/nodes", route(&g, get(nodes)))
+            .route("/metrics", route(&g, get(metrics)))
             .route("/topic/create", route(&p, post(topic_create)))
             .route("/topic/delete", route(&p, post(topic_delete)))
             .route("/channel/create", route(&p, post(channel_create)))

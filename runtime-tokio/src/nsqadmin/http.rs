@@ -6,7 +6,7 @@ use super::assets;
 use super::cluster::Sources;
 use super::Shared;
 use crate::clock;
-use crate::http_api::{finish, plain, route, Params, V1};
+use crate::http_api::{finish, plain, prometheus_text, route, Params, V1};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -18,6 +18,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use nsq_core::admin::action::{parse_action, parse_create, parse_tombstone, Refusal, Target};
 use nsq_core::admin::counter::counter;
+use nsq_core::admin::metrics::{render as render_metrics, Scrape};
 use nsq_core::admin::notify::{basic_auth_header, basic_auth_user, request_url, AdminAction};
 use nsq_core::admin::options::CONFIG_BODY_LIMIT;
 use nsq_core::admin::overview::overview;
@@ -348,6 +349,47 @@ async fn overview_handler(State(s): S) -> V1 {
     }
 }
 
+/// `/metrics` (ours): the cluster totals from one round of every node's
+/// `/stats`, and this process's series. A cluster that cannot be reached
+/// is a 200 that says so (`nsqadmin_cluster_reachable 0`), not an error.
+async fn metrics(State(s): S) -> Response {
+    let src = Sources::of(&s.opts());
+    let mut errors = 0;
+    let mut reachable = true;
+    let mut rows = Vec::new();
+    let mut nodes = 0;
+    match s.cluster.producers(&src).await {
+        Ok(g) => {
+            errors += g.errors.len();
+            nodes = g.value.len();
+            match s.cluster.stats(&g.value, "", "", false).await {
+                Ok(st) => {
+                    errors += st.errors.len();
+                    rows = st.value;
+                }
+                Err(e) => {
+                    tracing::warn!("metrics: {e}");
+                    errors += 1;
+                    reachable = false;
+                }
+            }
+        }
+        Err(e) => {
+            tracing::warn!("metrics: {e}");
+            errors += 1;
+            reachable = false;
+        }
+    }
+    let scrape = Scrape {
+        nodes,
+        rows: &rows,
+        errors,
+        reachable,
+    };
+    let process = crate::process::read();
+    prometheus_text(render_metrics(&scrape, process.as_ref()))
+}
+
 /// Applies an action's outcome: 502 if nothing could be done, else the
 /// warnings; the notification goes out either way once something was tried.
 fn acted(outcome: Result<Gathered<()>, String>, what: &str) -> V1 {
@@ -650,6 +692,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/counter", route(&g, get(index)))
         .route("/lookup", route(&g, get(index)))
         .route("/ping", route(&g, get(ping)))
+        .route("/metrics", route(&g, get(metrics)))
         .route("/static/{asset}", route(&g, get(static_asset)))
         .route("/api/topics", route(&gp, get(topics).post(create)))
         .route(

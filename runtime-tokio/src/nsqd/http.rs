@@ -353,12 +353,7 @@ async fn do_stats(State(inner): Shared, req: Request) -> Response {
 
 async fn metrics(State(inner): Shared) -> Response {
     let doc = stats::doc(&inner, &StatsFilter::default(), true, clock::now());
-    let mut r = Response::new(Body::from(prometheus::render(&doc)));
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    r
+    crate::http_api::prometheus_text(prometheus::render(&doc, crate::process::read().as_ref()))
 }
 
 fn admin_result(r: Result<(), AdminError>) -> Response {

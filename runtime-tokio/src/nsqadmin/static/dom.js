@@ -108,12 +108,16 @@ export function warning(title, ...body) {
 }
 
 // A table: `head` is a list of header cells (strings or {label, num, title, colspan}).
+// It comes in a box of its own that scrolls sideways when the table cannot
+// be narrower than the page, so that only the table scrolls, never the page.
 export function table(attrs, head, rows) {
   const th = head.map((c) => {
     const o = typeof c === 'string' ? {label: c} : c;
     return h('th', {class: o.num ? 'num' : undefined, title: o.title, colspan: o.colspan}, o.label);
   });
-  return h('table', attrs, h('thead', {}, h('tr', {}, th)), h('tbody', {}, rows));
+  const narrow = String((attrs || {}).class || '').split(' ').includes('narrow');
+  return h('div', {class: narrow ? 'table-wrap narrow' : 'table-wrap'},
+    h('table', attrs, h('thead', {}, h('tr', {}, th)), h('tbody', {}, rows)));
 }
 
 export function num(v, attrs) {

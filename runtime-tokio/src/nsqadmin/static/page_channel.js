@@ -86,9 +86,9 @@ export default function channelPage(ctx) {
 
     const clientRows = clients.map((cl) => h('tr', {'data-client': cl.remote_address},
       h('td', {title: cl.remote_address}, clientName(cl)),
-      h('td', {}, cl.user_agent ? h('small', {}, cl.user_agent) : null),
+      h('td', {class: 'agent'}, cl.user_agent ? h('small', {}, cl.user_agent) : null),
       h('td', {class: 'attrs'}, attributes(cl)),
-      h('td', {}, h('a', {'data-link': true, href: path('/nodes/' + enc(cl.node))}, cl.node)),
+      h('td', {class: 'addr'}, h('a', {'data-link': true, href: path('/nodes/' + enc(cl.node))}, cl.node)),
       num(commafy(cl.in_flight_count), {'data-col': 'in_flight_count'}),
       num(commafy(cl.ready_count), {'data-col': 'ready_count'}),
       num(commafy(cl.finish_count)),

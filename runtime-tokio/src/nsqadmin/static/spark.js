@@ -15,6 +15,8 @@ export function spark(values, kind, width = 120, height = 24) {
     width,
     height,
     viewBox: `0 0 ${width} ${height}`,
+    // the stylesheet may draw it narrower (in tables): stretch, do not letterbox
+    preserveAspectRatio: 'none',
     role: 'img',
   });
   const vs = (values || []).filter((v) => v !== null && isFinite(v));
