@@ -521,6 +521,34 @@ impl<K> Channel<K> {
             }
             self.send(slot, msg, now, out);
         }
+        self.carry_forward();
+    }
+
+    /// Once the reader has left a segment, the messages still held from
+    /// segments behind it (in flight, deferred, requeued into memory) are
+    /// written again at the head, so those segments can go: the disk holds
+    /// what is live, not everything since the oldest held message.
+    fn carry_forward(&mut self) {
+        let Some(dq) = self.queue.disk() else { return };
+        if !dq.take_rolled() {
+            return;
+        }
+        let pinning = dq.pinning();
+        if pinning.is_empty() {
+            return;
+        }
+        let carry = |m: &mut Message, dq: &mut crate::diskqueue::DiskQueue| {
+            if pinning.contains(&m.origin) {
+                m.origin = dq.carry(m);
+            }
+        };
+        if let Some(dq) = self.queue.disk() {
+            for m in self.in_flight.messages_mut() {
+                carry(m, dq);
+            }
+            self.deferred.update_messages(|m| carry(m, dq));
+        }
+        self.queue.carry_memory(&pinning);
     }
 
     pub fn pause(&mut self) {

@@ -84,6 +84,16 @@ impl Deferred {
     pub fn clear(&mut self) {
         self.heap.clear();
     }
+
+    /// Changes each message where `f` says (only what does not order them:
+    /// their disk record, once it is carried forward).
+    pub fn update_messages(&mut self, mut f: impl FnMut(&mut Message)) {
+        let mut v = std::mem::take(&mut self.heap).into_vec();
+        for e in &mut v {
+            f(&mut e.0.msg);
+        }
+        self.heap = BinaryHeap::from(v);
+    }
 }
 
 #[cfg(test)]

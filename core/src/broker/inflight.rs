@@ -181,6 +181,12 @@ impl InFlight {
         self.entries.iter().map(|(_, e)| e)
     }
 
+    /// Every message in flight, to change what does not order them (their
+    /// disk record, once it is carried forward).
+    pub fn messages_mut(&mut self) -> impl Iterator<Item = &mut Message> {
+        self.entries.iter_mut().map(|(_, e)| &mut e.msg)
+    }
+
     fn remove_key(&mut self, key: usize) -> InFlightEntry {
         let pos = self.heap_pos[key];
         let last = self.heap.pop().expect("an entry in flight has a heap slot");

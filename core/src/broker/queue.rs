@@ -84,6 +84,17 @@ impl MsgQueue {
         self.mem.len() as u64 + self.backend.depth()
     }
 
+    /// Carries forward the disk records of messages in the memory part
+    /// that `pinning` names (see `DiskQueue::carry`).
+    pub fn carry_memory(&mut self, pinning: &std::collections::BTreeSet<u64>) {
+        let Storage::Disk(dq) = &mut self.backend else {
+            return;
+        };
+        for m in self.mem.iter_mut().filter(|m| pinning.contains(&m.origin)) {
+            m.origin = dq.carry(m);
+        }
+    }
+
     pub fn mem_len(&self) -> usize {
         self.mem.len()
     }

@@ -13,8 +13,11 @@ use std::collections::VecDeque;
 pub struct Outstanding {
     /// Sequence number of the first slot.
     base: u64,
-    slots: VecDeque<Option<Pos>>,
+    /// Each record's position and size on disk.
+    slots: VecDeque<Option<(Pos, u64)>>,
     live: usize,
+    /// Bytes of the outstanding records together.
+    bytes: u64,
 }
 
 impl Outstanding {
@@ -26,8 +29,22 @@ impl Outstanding {
         self.live == 0
     }
 
-    /// Adds `seq` (normally above every one held; any order is accepted).
-    pub fn insert(&mut self, seq: u64, pos: Pos) {
+    /// Bytes of the outstanding records together.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Every outstanding record, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, Pos)> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.map(|(p, _)| (self.base + i as u64, p)))
+    }
+
+    /// Adds `seq`, a record of `len` bytes at `pos` (normally above every
+    /// one held; any order is accepted).
+    pub fn insert(&mut self, seq: u64, pos: Pos, len: u64) {
         if self.live == 0 {
             self.slots.clear();
             self.base = seq;
@@ -36,18 +53,21 @@ impl Outstanding {
             for _ in seq + 1..self.base {
                 self.slots.push_front(None);
             }
-            self.slots.push_front(Some(pos));
+            self.slots.push_front(Some((pos, len)));
             self.base = seq;
             self.live += 1;
+            self.bytes += len;
             return;
         }
         let i = (seq - self.base) as usize;
         while self.slots.len() <= i {
             self.slots.push_back(None);
         }
-        if self.slots[i].replace(pos).is_none() {
-            self.live += 1;
+        match self.slots[i].replace((pos, len)) {
+            None => self.live += 1,
+            Some((_, old)) => self.bytes -= old,
         }
+        self.bytes += len;
     }
 
     /// Acknowledges `seq`; false if it was not outstanding.
@@ -58,10 +78,11 @@ impl Outstanding {
         let Some(slot) = self.slots.get_mut(i as usize) else {
             return false;
         };
-        if slot.take().is_none() {
+        let Some((_, len)) = slot.take() else {
             return false;
-        }
+        };
         self.live -= 1;
+        self.bytes -= len;
         while matches!(self.slots.front(), Some(None)) {
             self.slots.pop_front();
             self.base += 1;
@@ -76,12 +97,13 @@ impl Outstanding {
             .front()
             .copied()
             .flatten()
-            .map(|p| (self.base, p))
+            .map(|(p, _)| (self.base, p))
     }
 
     pub fn clear(&mut self) {
         self.slots.clear();
         self.live = 0;
+        self.bytes = 0;
     }
 }
 
@@ -102,7 +124,7 @@ mod tests {
                     let seq = if n % 7 == 0 { next.saturating_sub(u64::from(n)) } else { next + u64::from(n % 3) };
                     next = next.max(seq + 1);
                     let pos = Pos::new(seq / 10, seq);
-                    o.insert(seq, pos);
+                    o.insert(seq, pos, seq % 5 + 1);
                     model.insert(seq, pos);
                 } else {
                     let seq = next.saturating_sub(u64::from(n));
@@ -110,14 +132,17 @@ mod tests {
                         return false;
                     }
                 }
+                let bytes: u64 = model.keys().map(|s| s % 5 + 1).sum();
                 if o.len() != model.len()
+                    || o.bytes() != bytes
                     || o.first() != model.first_key_value().map(|(&s, &p)| (s, p))
+                    || !o.iter().map(|(s, _)| s).eq(model.keys().copied())
                 {
                     return false;
                 }
             }
             o.clear();
-            o.is_empty() && o.first().is_none()
+            o.is_empty() && o.first().is_none() && o.bytes() == 0
         }
     }
 }

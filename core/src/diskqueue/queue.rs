@@ -205,6 +205,12 @@ pub struct DiskQueue {
     readahead_bytes: usize,
 
     outstanding: Outstanding,
+    /// Copies of outstanding records appended at the head (carried
+    /// forward, see [`DiskQueue::carry`]) that the reader has not passed:
+    /// it skips them, their messages are already out.
+    carried: BTreeSet<Pos>,
+    /// The reader's segment at the last [`DiskQueue::take_rolled`].
+    seen_read_file: u64,
     /// (synced_seq needed, seq to acknowledge then).
     pending_acks: VecDeque<(u64, u64)>,
     persisted_watermark: (Pos, u64),
@@ -274,6 +280,8 @@ impl DiskQueue {
             readahead: VecDeque::new(),
             readahead_bytes: 0,
             outstanding: Outstanding::default(),
+            carried: BTreeSet::new(),
+            seen_read_file: read.file,
             pending_acks: VecDeque::new(),
             persisted_watermark: (read, 0),
             deferrals: BTreeMap::new(),
@@ -376,11 +384,14 @@ impl DiskQueue {
 
     /// Where the oldest unacknowledged record starts.
     fn watermark(&self) -> (Pos, u64) {
+        // The read position may sit at the end of a segment that has been
+        // finished since: go-diskqueue never stores such a position.
+        let read = (self.normalize(self.read), self.read_seq);
         match self.outstanding.first() {
-            Some((seq, pos)) => (pos, seq - 1),
-            // The read position may sit at the end of a segment that has
-            // been finished since: go-diskqueue never stores such a position.
-            None => (self.normalize(self.read), self.read_seq),
+            // Copies carried forward sit ahead of the reader: records it has
+            // not read yet come first.
+            Some((seq, pos)) if pos < read.0 => (pos, seq - 1),
+            _ => read,
         }
     }
 
@@ -711,6 +722,7 @@ impl DiskQueue {
         self.readahead.clear();
         self.readahead_bytes = 0;
         self.outstanding.clear();
+        self.carried.clear();
         self.pending_acks.clear();
         self.deferrals_to_write = None;
         self.pending_empty = None;
@@ -1012,11 +1024,11 @@ impl DiskQueue {
             return Ok(());
         }
         let add = bytes as u64 + (count as u64) * (record::HEADER + MIN_ENCODED_LEN as u64);
-        if self.disk_bytes() + add > max {
+        let live = self.live_bytes();
+        if live + add > max {
             return Err(StorageError(format!(
-                "disk queue {} full ({} bytes, --max-disk-bytes={max})",
-                self.cfg.name,
-                self.disk_bytes()
+                "disk queue {} full ({live} bytes, --max-disk-bytes={max})",
+                self.cfg.name
             )));
         }
         Ok(())
@@ -1050,10 +1062,15 @@ impl DiskQueue {
                 pos.pos + record::HEADER + data.len() as u64,
             ));
             self.read_seq = seq;
+            if self.carried.remove(&pos) {
+                // A copy of a message that is out already: passed over.
+                continue;
+            }
             match Message::decode(data) {
                 Ok(mut msg) => {
                     msg.origin = seq;
-                    self.outstanding.insert(seq, pos);
+                    let len = record::HEADER + msg.encoded_len() as u64;
+                    self.outstanding.insert(seq, pos, len);
                     return Some(msg);
                 }
                 Err(_) => self.corrupt_skips += 1,
@@ -1061,9 +1078,72 @@ impl DiskQueue {
         }
     }
 
-    /// Messages stored and not yet handed out.
+    /// Messages stored and not yet handed out (copies carried forward,
+    /// whose messages are out already, do not count).
     pub fn depth(&self) -> u64 {
-        self.unread()
+        self.unread().saturating_sub(self.carried.len() as u64)
+    }
+
+    /// Whether the reader moved into a later segment since the last call
+    /// (then [`DiskQueue::pinning`] may name records to carry forward).
+    pub fn take_rolled(&mut self) -> bool {
+        let now = self.normalize(self.read).file;
+        now != std::mem::replace(&mut self.seen_read_file, now)
+    }
+
+    /// Outstanding records in segments the reader has left: each keeps its
+    /// segment, and every later one, on disk for as long as its message is
+    /// held (in flight, deferred). Their holder carries them forward.
+    pub fn pinning(&self) -> BTreeSet<u64> {
+        let read = self.normalize(self.read).file;
+        self.outstanding
+            .iter()
+            .filter(|(_, p)| p.file < read)
+            .map(|(seq, _)| seq)
+            .collect()
+    }
+
+    /// Carries an outstanding record forward: `msg` (its message, with
+    /// `msg.origin` the record) is appended again at the head as a record
+    /// the reader passes over, outstanding in its place; the old record is
+    /// acknowledged once the copy is durable, so old segments can go while
+    /// a message is held for long. Returns the copy's record, the message's
+    /// new origin. After a crash the copy is delivered again (at least once).
+    pub fn carry(&mut self, msg: &Message) -> u64 {
+        let old = msg.origin;
+        self.append_message(msg);
+        let len = record::HEADER + msg.encoded_len() as u64;
+        let pos = Pos::new(self.write_end.file, self.write_end.pos - len);
+        let seq = self.write_seq;
+        self.carried.insert(pos);
+        self.outstanding.insert(seq, pos, len);
+        if old != 0 {
+            self.pending_acks.push_back((seq, old));
+        }
+        seq
+    }
+
+    /// Bytes of live data: records not handed out yet and records handed
+    /// out and not acknowledged (what `--max-disk-bytes` limits; the files
+    /// hold at most one segment more, read and done with).
+    pub fn live_bytes(&self) -> u64 {
+        let read = self.normalize(self.read);
+        let unread = if read.file == self.write_end.file {
+            self.write_end.pos.saturating_sub(read.pos)
+        } else {
+            self.finished
+                .range(read.file..self.write_end.file)
+                .map(|(&f, &end)| {
+                    if f == read.file {
+                        end.saturating_sub(read.pos)
+                    } else {
+                        end
+                    }
+                })
+                .sum::<u64>()
+                + self.write_end.pos
+        };
+        unread + self.outstanding.bytes()
     }
 
     /// Drops every record.
