@@ -390,9 +390,12 @@ impl<K> Topic<K> {
             for body in bodies {
                 let len = body.len() as u64;
                 let msg = Message::new(self.guid.next_id(now), now, body);
-                put_in_each(self.channels.values_mut(), msg, |ch, m| {
-                    ch.put(m, now, out).map_err(err)
-                })?;
+                // Every channel said it has room: each takes it (a refusal
+                // now would leave some with it and some without).
+                let _ = put_in_each(self.channels.values_mut(), msg, |ch, m| {
+                    ch.put_accepted(m, now, out);
+                    Ok::<(), ()>(())
+                });
                 self.message_count += 1;
                 self.message_bytes += len;
             }
@@ -406,7 +409,7 @@ impl<K> Topic<K> {
             for body in bodies {
                 let len = body.len() as u64;
                 let msg = Message::new(self.guid.next_id(now), now, body);
-                self.backlog.put(msg).map_err(err)?;
+                self.backlog.put_or_keep(msg);
                 self.message_count += 1;
                 self.message_bytes += len;
             }
@@ -640,27 +643,22 @@ impl<K> Topic<K> {
         v
     }
 
-    /// Whether every mark is written (or synced, with `synced`); an error
-    /// from a queue that has not reached its mark.
-    pub fn marks_reached(&self, marks: &[(QueueKey, u64)], synced: bool) -> Result<bool, String> {
-        for (key, mark) in marks {
+    /// Whether every mark is written (or synced, with `synced`). A queue
+    /// whose disk fails has not: it retries its writes, and the publisher's
+    /// answer waits (the message was accepted by every queue, so it is not
+    /// refused after the fact).
+    pub fn marks_reached(&self, marks: &[(QueueKey, u64)], synced: bool) -> bool {
+        marks.iter().all(|(key, mark)| {
             // A queue deleted meanwhile took its messages with it.
-            let Some(dq) = self.disk_by_key(*key) else {
-                continue;
-            };
-            let reached = if synced {
-                dq.synced_seq()
-            } else {
-                dq.written_seq()
-            };
-            if reached < *mark {
-                if let Some(e) = dq.error() {
-                    return Err(e.to_string());
-                }
-                return Ok(false);
-            }
-        }
-        Ok(true)
+            self.disk_by_key(*key).is_none_or(|dq| {
+                let reached = if synced {
+                    dq.synced_seq()
+                } else {
+                    dq.written_seq()
+                };
+                reached >= *mark
+            })
+        })
     }
 
     /// The first disk error of any queue (for /ping health).

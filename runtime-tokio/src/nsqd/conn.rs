@@ -158,7 +158,7 @@ enum Flow {
     Continue,
     Close,
     /// A publish appended to disk: answer once it is durable, then go on.
-    Wait(Durability, Reply, &'static str),
+    Wait(Durability, Reply),
     /// IDENTIFY negotiated stream upgrades: stop reading the old stream.
     Upgrade(Upgrades),
     /// AUTH: ask the auth server, answer, then go on.
@@ -323,16 +323,9 @@ impl<'a> Session<'a> {
                         None => self.run_commands(buf),
                     };
                 }
-                Flow::Wait(durability, reply, code) => {
-                    let synced = self.inner.opts.sync_every <= 1;
-                    match durability.wait(synced).await {
-                        Ok(()) => self.reply(reply),
-                        Err(e) => {
-                            let cmd = code.trim_start_matches("E_").trim_end_matches("_FAILED");
-                            self.send_error(&ClientError::fatal(code, format!("{cmd} failed {e}")));
-                            return Flow::Close;
-                        }
-                    }
+                Flow::Wait(durability, reply) => {
+                    durability.wait(self.inner.opts.sync_every <= 1).await;
+                    self.reply(reply);
                     flow = self.run_commands(buf);
                 }
             }
@@ -540,11 +533,6 @@ impl<'a> Session<'a> {
 
     /// Runs one command; `Some` stops the batch.
     fn execute(&mut self, raw: RawCommand, now: nsq_core::io::Nanos) -> Option<Flow> {
-        let code = match raw.name() {
-            b"MPUB" => "E_MPUB_FAILED",
-            b"DPUB" => "E_DPUB_FAILED",
-            _ => "E_PUB_FAILED",
-        };
         let touched = Touches::of(raw.name());
         if touched == Touches::PubCounts {
             self.pub_topic.clear();
@@ -564,7 +552,7 @@ impl<'a> Session<'a> {
             self.sync_info(touched);
         }
         match (result, pending) {
-            (Ok(reply), Some(durability)) => return Some(Flow::Wait(durability, reply, code)),
+            (Ok(reply), Some(durability)) => return Some(Flow::Wait(durability, reply)),
             (Ok(Reply::Auth(_)), None) => return Some(Flow::Auth),
             (Ok(Reply::Reauth(raw)), None) => return Some(Flow::Reauth(raw)),
             (Ok(Reply::Identify { json, upgrades }), None) => {

@@ -268,7 +268,10 @@ async fn settle(
     r: Result<Option<super::ops::Durability>, String>,
 ) -> Result<(), String> {
     match r? {
-        Some(d) => d.wait(inner.opts.sync_every <= 1).await,
+        Some(d) => {
+            d.wait(inner.opts.sync_every <= 1).await;
+            Ok(())
+        }
         None => Ok(()),
     }
 }

@@ -28,20 +28,19 @@ pub struct Durability {
 }
 
 impl Durability {
-    /// Waits until the records are written (and synced, with `synced`);
-    /// a disk error instead ends the wait with the error.
-    pub async fn wait(&self, synced: bool) -> Result<(), String> {
+    /// Waits until the records are written (and synced, with `synced`).
+    /// They were accepted: a disk error does not end the wait (the writes are
+    /// retried), since an error answer must mean "not taken" and no channel
+    /// may deliver what its publisher was told failed.
+    pub async fn wait(&self, synced: bool) {
         loop {
             let notified = self.cell.io_done.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             {
                 let st = self.cell.lock();
-                if st.deleted {
-                    return Ok(());
-                }
-                if st.topic.marks_reached(&self.marks, synced)? {
-                    return Ok(());
+                if st.deleted || st.topic.marks_reached(&self.marks, synced) {
+                    return;
                 }
             }
             notified.await;

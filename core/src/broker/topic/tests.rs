@@ -404,3 +404,61 @@ mod held_messages {
         one_held_message_pins_nothing(false);
     }
 }
+
+mod all_or_none {
+    use super::*;
+    use crate::diskqueue::execute;
+    use crate::io::MemDisk;
+
+    #[test]
+    fn a_channel_whose_disk_fails_delays_the_answer_never_fails_it() {
+        // The publisher's answer waits on every queue the message went to;
+        // one that cannot write yet keeps retrying, and the answer waits:
+        // an error now would be a lie (the other channel delivers it).
+        let opts = crate::Options {
+            mem_queue_size: 0,
+            sync_every: 1,
+            ..crate::Options::default()
+        };
+        let mut t: Topic<u32> = Topic::new("t", BrokerConfig::from_options(&opts, true), 3);
+        let mut out = Recorder::default();
+        t.get_or_create_channel("a", T0, &mut out);
+        t.get_or_create_channel("b", T0, &mut out);
+        let b = QueueKey(t.channel("b").unwrap().queue_id);
+        let (mut good, mut bad) = (MemDisk::new(1), MemDisk::new(2));
+        bad.faults.eio = true;
+        t.publish(bodies(1), T0, &mut out).unwrap();
+        let marks = t.disk_marks();
+        let mut now = T0;
+        for _ in 0..5 {
+            for (k, j) in t.poll_writes(now) {
+                let o = execute(&j, if k == b { &mut bad } else { &mut good });
+                t.complete_write(&k, o, now, &mut out);
+            }
+            for (k, j) in t.poll_syncs(now) {
+                let o = execute(&j, if k == b { &mut bad } else { &mut good });
+                t.complete_sync(&k, o, now);
+            }
+            now += SECOND;
+        }
+        assert!(t.health().is_some(), "the failing disk shows in health");
+        assert!(!t.marks_reached(&marks, true), "not durable everywhere yet");
+        // New messages are refused at once, none of them taken anywhere.
+        assert!(t.publish(bodies(1), now, &mut out).is_err());
+        bad.faults.eio = false;
+        for _ in 0..5 {
+            for (k, j) in t.poll_writes(now) {
+                let o = execute(&j, if k == b { &mut bad } else { &mut good });
+                t.complete_write(&k, o, now, &mut out);
+            }
+            for (k, j) in t.poll_syncs(now) {
+                let o = execute(&j, if k == b { &mut bad } else { &mut good });
+                t.complete_sync(&k, o, now);
+            }
+            now += SECOND;
+        }
+        assert!(t.marks_reached(&marks, true));
+        assert_eq!(t.channel("a").unwrap().depth(), 1);
+        assert_eq!(t.channel("b").unwrap().depth(), 1);
+    }
+}
