@@ -373,6 +373,20 @@ impl NsqdNode {
     pub fn resume(&self) {
         Handle::current().resume(self.node.id());
     }
+
+    /// Runs `fut` on this node, in its current life (what it spawns dies
+    /// with the node, as everything of a crashed process does): the way to
+    /// act through its [`Probe`] without leaving tasks behind a crash.
+    pub fn spawn<F>(&self, fut: F) -> madsim::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match Handle::current().get_node(self.node.id()) {
+            Some(n) => n.spawn(fut),
+            None => panic!("node {} vanished", self.name),
+        }
+    }
 }
 
 /// A simulated nsqlookupd.

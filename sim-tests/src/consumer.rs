@@ -26,13 +26,17 @@ pub struct Behaviour {
     pub requeue: f64,
     /// Chance of never answering (the message times out).
     pub ignore: f64,
+    /// Chance of requeueing for 5 to 20 s (the message is held deferred).
+    pub long_requeue: f64,
 }
 
 impl Behaviour {
-    /// A random behaviour; `lossy` allows ignoring messages.
-    pub fn draw(lossy: bool) -> Behaviour {
+    /// A random behaviour; `lossy` allows ignoring messages, `long` long
+    /// requeues.
+    pub fn draw(lossy: bool, long: bool) -> Behaviour {
         let mut rng = thread_rng();
         Behaviour {
+            long_requeue: if long && rng.gen_bool(0.5) { 0.02 } else { 0.0 },
             rdy: rng.gen_range(1..=4),
             work_ms: (0, rng.gen_range(1..200)),
             requeue: if rng.gen_bool(0.5) { 0.05 } else { 0.0 },
@@ -51,6 +55,7 @@ impl Behaviour {
             work_ms: (0, 20),
             requeue: 0.0,
             ignore: 0.0,
+            long_requeue: 0.0,
         }
     }
 }
@@ -70,7 +75,8 @@ pub struct Spec {
 
 enum Cmd {
     Fin(MessageId),
-    Req(MessageId),
+    /// REQ with a delay in ms.
+    Req(MessageId, u64),
     Nop,
 }
 
@@ -122,9 +128,9 @@ async fn session(spec: &Spec, ledger: &Arc<Ledger>) -> std::io::Result<()> {
                     wledger.finishing(&wconn, &id);
                     wr.send(|o| encode::fin(o, &id)).await
                 }
-                Cmd::Req(id) => {
+                Cmd::Req(id, delay) => {
                     wledger.requeueing(&wconn, &id);
-                    wr.send(|o| encode::req(o, &id, 0)).await
+                    wr.send(|o| encode::req(o, &id, delay)).await
                 }
                 Cmd::Nop => wr.send(encode::nop).await,
             };
@@ -155,12 +161,18 @@ async fn session(spec: &Spec, ledger: &Arc<Ledger>) -> std::io::Result<()> {
             Frame::Message(m) => {
                 ledger.message(&conn, &m);
                 let b = &spec.behaviour;
-                let (ignore, requeue, work) = {
+                let (ignore, requeue, work, delay) = {
                     let mut rng = thread_rng();
+                    let long = rng.gen_bool(b.long_requeue);
                     (
                         rng.gen_bool(b.ignore),
-                        rng.gen_bool(b.requeue),
+                        long || rng.gen_bool(b.requeue),
                         rng.gen_range(b.work_ms.0..=b.work_ms.1),
+                        if long {
+                            rng.gen_range(5_000..20_000)
+                        } else {
+                            0
+                        },
                     )
                 };
                 if ignore {
@@ -170,7 +182,11 @@ async fn session(spec: &Spec, ledger: &Arc<Ledger>) -> std::io::Result<()> {
                 let id = m.id;
                 madsim::task::spawn(async move {
                     madsim::time::sleep(Duration::from_millis(work)).await;
-                    let _ = tx.send(if requeue { Cmd::Req(id) } else { Cmd::Fin(id) });
+                    let _ = tx.send(if requeue {
+                        Cmd::Req(id, delay)
+                    } else {
+                        Cmd::Fin(id)
+                    });
                 });
             }
         }

@@ -95,6 +95,8 @@ struct ConnState {
 #[derive(Default)]
 struct State {
     published: BTreeMap<String, Published>,
+    /// When nsqd's OK for each acknowledged publish arrived.
+    acked_at: BTreeMap<String, Duration>,
     /// (nsqd, topic, channel) → keys received there.
     delivered: BTreeMap<(usize, String, String), BTreeSet<String>>,
     holds: BTreeMap<HoldKey, Hold>,
@@ -158,9 +160,20 @@ impl Ledger {
     }
 
     pub fn answered(&self, key: &str, status: PubStatus) {
-        if let Some(p) = self.st().published.get_mut(key) {
+        let t = self.now();
+        let mut st = self.st();
+        if status == PubStatus::Acked {
+            st.acked_at.insert(key.to_string(), t);
+        }
+        if let Some(p) = st.published.get_mut(key) {
             p.status = status;
         }
+    }
+
+    /// When the publish of `body` was acknowledged, if it was.
+    pub fn acked_at(&self, body: &[u8]) -> Option<Duration> {
+        let key = body_key(body)?;
+        self.st().acked_at.get(&key).copied()
     }
 
     /// A new consumer connection (after its SUB was accepted).

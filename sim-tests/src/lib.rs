@@ -11,6 +11,8 @@ pub mod consumer;
 pub mod discovery;
 pub mod ledger;
 pub mod library;
+pub mod lifecycle;
+pub mod monitor;
 pub mod nemesis;
 pub mod producer;
 mod runner_glue;

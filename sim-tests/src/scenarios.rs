@@ -13,7 +13,13 @@
 //! - discovery: once the network heals, every lookupd lists exactly the
 //!   live nsqd nodes' topics and channels within the re-registration interval;
 //! - liveness: after the faults stop, every queue drains to zero;
-//! - slow or failing disks: producers wait or get errors, never a false OK.
+//! - slow or failing disks: producers wait or get errors, never a false OK;
+//! - bounded memory: no connection holds more bytes for its client than
+//!   nsqd's stated bound, whatever the client does;
+//! - disk bounded by live data: a queue's segments hold at most its live
+//!   (unfinished) bytes plus a few segments, however long messages are held;
+//! - deleted stays deleted (`lifecycle.rs`, where channels and topics are
+//!   deleted and created again under load).
 //!
 //! (Consumers built from the client library are observed through their
 //! handler only, so the in-flight checks apply to the bare-protocol ones.)
@@ -66,16 +72,36 @@ async fn messaging_in(w: &World, mix: Mix) -> Result<String, String> {
     w.start_consumers();
     w.wait_channels().await?;
     w.start_producers();
+    let monitor = madsim::task::spawn(crate::monitor::run(w.monitored()));
     // A broken invariant ends the run at once (the rest would only be noise).
+    let work = async {
+        let lifecycle = async {
+            if w.setup.lifecycle {
+                crate::lifecycle::run(w, FAULT_SPAN).await
+            } else {
+                Vec::new()
+            }
+        };
+        let (mut faults, cycles) = tokio::join!(nemesis::run(w, &mix, FAULT_SPAN), lifecycle);
+        faults.extend(cycles);
+        faults
+    };
     let faults = tokio::select! {
         biased; // a fixed order, so simulated runs repeat (README: Simulation)
-        f = nemesis::run(w, &mix, FAULT_SPAN) => f,
-        v = w.ledger.first_violation() => return Err(v),
+        f = work => f,
+        v = w.ledger.first_violation() => {
+            monitor.abort();
+            return Err(v);
+        }
     };
     let sent = w.stop_producers().await;
     w.heal_all().await;
+    if w.setup.lifecycle {
+        crate::lifecycle::clean_up(w).await?;
+    }
     w.make_consumers_diligent();
     let drained = w.drain(DRAIN_LIMIT).await;
+    monitor.abort();
     let mut broken = w.ledger.violations();
     let missing = w.ledger.undelivered();
     if !missing.is_empty() {
@@ -138,7 +164,13 @@ async fn crash_recovery() -> Result<String, String> {
         crash_client: true,
         ..Mix::default()
     };
-    messaging(Setup::default(), mix).await
+    let setup = Setup {
+        lifecycle: true,
+        max_bytes_per_file: Some(16 * 1024),
+        long_requeues: true,
+        ..Setup::default()
+    };
+    messaging(setup, mix).await
 }
 
 /// Partitions, isolated and paused nodes, latency and loss, consumer crashes.
@@ -163,6 +195,8 @@ async fn slow_disk() -> Result<String, String> {
     };
     let setup = Setup {
         lossy: false,
+        max_bytes_per_file: Some(16 * 1024),
+        long_requeues: true,
         ..Setup::default()
     };
     messaging(setup, mix).await
@@ -205,6 +239,9 @@ async fn chaos() -> Result<String, String> {
     let setup = Setup {
         lookupds: 2,
         nsqds: 3,
+        lifecycle: true,
+        max_bytes_per_file: Some(32 * 1024),
+        long_requeues: true,
         ..Setup::default()
     };
     messaging(setup, mix).await

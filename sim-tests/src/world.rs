@@ -33,6 +33,15 @@ pub struct Setup {
     /// lookupds), `consumers` per channel in all; otherwise bare-protocol
     /// consumers, `consumers` per channel per nsqd.
     pub library: bool,
+    /// Channels and topics are deleted and created again under load
+    /// (`lifecycle.rs`).
+    pub lifecycle: bool,
+    /// nsqd's --max-bytes-per-file (small: segments roll, and held messages
+    /// would pin them).
+    pub max_bytes_per_file: Option<i64>,
+    /// Consumers sometimes requeue a message for long (it is held deferred
+    /// while everything else flows).
+    pub long_requeues: bool,
 }
 
 impl Default for Setup {
@@ -47,6 +56,9 @@ impl Default for Setup {
             msg_timeout: Duration::from_secs(3),
             lossy: true,
             library: false,
+            lifecycle: false,
+            max_bytes_per_file: None,
+            long_requeues: false,
         }
     }
 }
@@ -83,13 +95,17 @@ impl World {
 
     /// nsqd's options: durable (`--mem-queue-size=0 --sync-every=1`).
     pub fn nsqd_options(setup: &Setup, index: usize, lookupds: &[LookupdNode]) -> Options {
+        let defaults = Options::default();
         Options {
             node_id: index as i64 + 1,
             mem_queue_size: 0,
             sync_every: 1,
             msg_timeout: setup.msg_timeout,
+            max_bytes_per_file: setup
+                .max_bytes_per_file
+                .unwrap_or(defaults.max_bytes_per_file),
             lookupd_tcp_addresses: lookupds.iter().map(|l| l.tcp_addr().to_string()).collect(),
-            ..Options::default()
+            ..defaults
         }
     }
 
@@ -159,7 +175,7 @@ impl World {
                             incarnation: Arc::new(move || inc.incarnation_since()),
                             topic: setup.topic.clone(),
                             channel: ch.clone(),
-                            behaviour: Behaviour::draw(setup.lossy),
+                            behaviour: Behaviour::draw(setup.lossy, setup.long_requeues),
                         }),
                     ));
                 }
@@ -304,6 +320,16 @@ impl World {
                 return Err("setup: channels were not created within 30 s".into());
             }
             madsim::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// What the invariant monitor watches.
+    pub fn monitored(&self) -> crate::monitor::Monitored {
+        let opts = Self::nsqd_options(&self.setup, 0, &self.lookupds);
+        crate::monitor::Monitored {
+            nsqds: self.nsqds.clone(),
+            ledger: Arc::clone(&self.ledger),
+            output_bound: nsq_runtime_tokio::nsqd::connection_output_bound(&opts),
         }
     }
 

@@ -479,6 +479,7 @@ impl<K> Channel<K> {
             c.listed = false;
         }
         self.new_deadline = self.new_deadline.min(deadline);
+        let origin = msg.origin;
         match self
             .in_flight
             .insert(InFlightEntry::new(msg, client_id, slot, deadline, now))
@@ -491,6 +492,10 @@ impl<K> Channel<K> {
                 c.message_count -= 1;
                 c.unwritten = c.unwritten.saturating_sub(frame);
                 self.relist(slot);
+                // This copy's record is done with (the one in flight has its own).
+                if origin != 0 {
+                    self.queue.storage_mut().ack(origin);
+                }
             }
             Err(_) => {}
         }

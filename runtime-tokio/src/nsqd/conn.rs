@@ -27,12 +27,12 @@ use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const READ_CHUNK: usize = 64 * 1024;
+pub(crate) const READ_CHUNK: usize = 64 * 1024;
 /// Stop reading commands while this much of their answers waits to be
 /// written (a client that does not read its responses gets back-pressure
 /// instead of growing our memory). Message frames are bounded apart, by the
 /// channel (`BrokerConfig::max_unwritten`).
-const MAX_PENDING_RESPONSES: usize = 256 * 1024;
+pub(crate) const MAX_PENDING_RESPONSES: usize = 256 * 1024;
 /// Message bytes written before the channel hears of it (a quarter of what
 /// may wait unwritten, so delivery never stalls on a late report).
 const REPORT_WRITTEN: u64 = nsq_core::broker::config::MAX_UNWRITTEN / 4;
@@ -110,7 +110,9 @@ async fn write_loop(shared: Handle, mut wr: Writer) -> Option<Writer> {
             shared.writer_wakeup().await;
             continue;
         }
+        shared.set_in_write(buf.len());
         let ok = wr.write_all(&buf).await.is_ok() && wr.flush().await.is_ok();
+        shared.set_in_write(0);
         buf.clear();
         if ok {
             shared.add_written(msg_bytes);

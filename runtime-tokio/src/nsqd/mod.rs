@@ -1,7 +1,6 @@
 //! nsqd on tokio: listeners, connections, topics with their timers and
 //! disk I/O, lookupd registration, the HTTP API and the statsd pusher.
 
-// Only the HTTP API uses these so far (not built under the simulator).
 #[cfg_attr(madsim, allow(dead_code))]
 mod admin;
 mod authd;
@@ -165,6 +164,19 @@ impl Inner {
         tracing::info!("log level set to {level:?}");
         Ok(())
     }
+}
+
+/// The most bytes one connection holds for its client, however it
+/// behaves (README: Limits): message frames until 1 MiB waits unwritten
+/// (plus the one that crossed the line), and answers until 256 KiB wait
+/// (plus what the commands of the read in hand answer: an error is at most
+/// four times its command's size).
+pub fn connection_output_bound(opts: &Options) -> u64 {
+    let max_frame = opts.max_msg_size.max(0) as u64 + 8 + 26;
+    nsq_core::broker::config::MAX_UNWRITTEN
+        + max_frame
+        + conn::MAX_PENDING_RESPONSES as u64
+        + 4 * conn::READ_CHUNK as u64
 }
 
 /// A running nsqd.

@@ -1,7 +1,8 @@
 //! A read-only look at a running nsqd's topics and channels, for tests and
 //! the simulator (which check what lookupds list and that queues drain).
 
-use super::{Inner, Nsqd};
+use super::{admin, Inner, Nsqd};
+use crate::clock;
 use std::sync::Arc;
 
 /// One channel's counts.
@@ -21,6 +22,15 @@ pub struct TopicCounts {
     pub name: String,
     pub depth: u64,
     pub channels: Vec<ChannelCounts>,
+}
+
+/// One durable queue's live data (see `DiskQueue::live_bytes`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueBytes {
+    /// The queue's file name stem: the topic, or `topic:channel`.
+    pub name: String,
+    pub live: u64,
+    pub max_bytes_per_file: u64,
 }
 
 /// Outlives nothing: it holds the nsqd's state, not its tasks.
@@ -63,6 +73,81 @@ impl Probe {
                 })
             })
             .collect()
+    }
+
+    /// Every durable queue's live bytes.
+    pub fn queue_bytes(&self) -> Vec<QueueBytes> {
+        let mut v = Vec::new();
+        for cell in self.0.registry.all() {
+            let st = cell.lock();
+            if st.deleted {
+                continue;
+            }
+            let queues =
+                std::iter::once(st.topic.backlog()).chain(st.topic.channels().map(|c| c.queue()));
+            for q in queues {
+                if let Some(dq) = q.disk_ref() {
+                    v.push(QueueBytes {
+                        name: dq.name().to_string(),
+                        live: dq.live_bytes(),
+                        max_bytes_per_file: dq.config().max_bytes_per_file,
+                    });
+                }
+            }
+        }
+        v
+    }
+
+    /// The client ids of the live connections.
+    pub fn client_ids(&self) -> Vec<String> {
+        self.0
+            .conns
+            .all()
+            .iter()
+            .map(|c| c.info().identity.client_id.clone())
+            .collect()
+    }
+
+    /// The most bytes any one connection holds for its client (waiting to
+    /// be written, or being written).
+    pub fn max_connection_output(&self) -> u64 {
+        self.0
+            .conns
+            .all()
+            .iter()
+            .map(|c| c.held())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Creates a channel (and its topic), as `POST /channel/create` does
+    /// after `POST /topic/create`.
+    pub fn create_channel(&self, topic: &str, channel: &str) {
+        self.0.registry.get_or_create(topic);
+        let _ = admin::create_channel(&self.0.registry, topic, channel, clock::now());
+    }
+
+    /// Deletes a channel as `POST /channel/delete` does: true once the
+    /// deletion is committed, false if there was no such channel.
+    pub async fn delete_channel(&self, topic: &str, channel: &str) -> bool {
+        match admin::delete_channel(&self.0.registry, topic, channel) {
+            Ok(cell) => {
+                cell.deletion_committed(Some(channel)).await;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Deletes a topic as `POST /topic/delete` does: true once committed.
+    pub async fn delete_topic(&self, topic: &str) -> bool {
+        match admin::delete_topic(&self.0.registry, topic) {
+            Ok(cell) => {
+                cell.deletion_committed(None).await;
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     /// The first disk error of any queue, while there is one.

@@ -38,6 +38,8 @@ pub struct ConnShared {
     /// Message frame bytes written to the socket since the reader last told
     /// the channel ([`ConnShared::take_written`]).
     written: AtomicU64,
+    /// Bytes the writer took out of `out` and is writing now.
+    in_write: AtomicU64,
     /// Wakes the writer: output is waiting, or it should finish.
     writer_wake: Notify,
     /// Wakes the reader: output drained, or the connection must close.
@@ -103,6 +105,17 @@ impl ConnShared {
     /// Bytes waiting to be written.
     pub fn pending(&self) -> usize {
         self.out().buf.len()
+    }
+
+    /// Bytes this connection holds for its client: waiting, and being
+    /// written (what a client that stops reading costs).
+    pub fn held(&self) -> u64 {
+        self.pending() as u64 + self.in_write.load(Ordering::Acquire)
+    }
+
+    /// The writer is writing `n` bytes it took out (0: done).
+    pub fn set_in_write(&self, n: usize) {
+        self.in_write.store(n as u64, Ordering::Release);
     }
 
     /// Bytes of responses, errors and heartbeats waiting to be written

@@ -462,3 +462,44 @@ mod all_or_none {
         assert_eq!(t.channel("b").unwrap().depth(), 1);
     }
 }
+
+mod duplicates {
+    use super::deletion_harness::*;
+    use super::*;
+
+    #[test]
+    fn a_duplicate_copy_that_is_dropped_releases_its_record() {
+        // Two records of one message (a crash re-reads what was in flight,
+        // a requeue is written again): the copy found already in flight is
+        // dropped, and its record must be acknowledged, or it pins its
+        // segment and every later one for ever (found by the simulation's
+        // disk-bounded-by-live-data invariant).
+        let opts = crate::Options {
+            mem_queue_size: 0,
+            sync_every: 1,
+            ..crate::Options::default()
+        };
+        let mut t: Topic<u32> = Topic::new("t", BrokerConfig::from_options(&opts, true), 3);
+        let (mut disk, mut out) = (crate::io::MemDisk::new(1), Recorder::default());
+        let slot = t.subscribe("c", 1, settings(1), T0, &mut out).unwrap();
+        let m = Message::new(MessageId::from_guid(7), T0, Bytes::from_static(b"twice"));
+        {
+            let ch = t.channel_mut("c").unwrap();
+            ch.put(m.clone(), T0, &mut out).unwrap();
+            ch.put(m, T0, &mut out).unwrap();
+        }
+        settle(&mut t, &mut disk, &mut out);
+        t.set_rdy("c", slot, 1, 10, T0, &mut out);
+        settle(&mut t, &mut disk, &mut out);
+        assert_eq!(out.delivered.len(), 1, "one copy in flight at a time");
+        let id = out.delivered[0].1.id;
+        t.finish("c", slot, 1, &id, T0, &mut out).unwrap();
+        settle(&mut t, &mut disk, &mut out);
+        let dq = t.channel("c").unwrap().queue().disk_ref().unwrap();
+        assert_eq!(
+            dq.outstanding(),
+            0,
+            "a dropped copy left its record outstanding"
+        );
+    }
+}

@@ -1,0 +1,61 @@
+//! Invariants sampled while a run goes on, from nsqd's side: what each
+//! connection holds for its client stays within the stated bound, and what
+//! each queue keeps on disk stays within its live bytes plus a few segments.
+
+use crate::ledger::Ledger;
+use nsq_core::diskqueue::files;
+use nsq_runtime_sim::NsqdNode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often the monitor looks.
+const EVERY: Duration = Duration::from_millis(200);
+
+/// What the monitor watches.
+pub struct Monitored {
+    pub nsqds: Vec<NsqdNode>,
+    pub ledger: Arc<Ledger>,
+    /// nsqd's bound on the bytes one connection holds.
+    pub output_bound: u64,
+}
+
+/// Runs until aborted.
+pub async fn run(m: Monitored) {
+    loop {
+        madsim::time::sleep(EVERY).await;
+        for (i, n) in m.nsqds.iter().enumerate() {
+            let Some(p) = n.probe() else { continue };
+            let held = p.max_connection_output();
+            if held > m.output_bound {
+                m.ledger.note_violation(format!(
+                    "bounded memory: a connection of nsqd{i} holds {held} bytes for its client (bound {})",
+                    m.output_bound
+                ));
+            }
+            // A failing disk may keep segments it could not remove yet.
+            let faults = n.disk.faults();
+            if p.health().is_some() || faults.eio || faults.eio_rate > 0.0 || faults.capacity > 0 {
+                continue;
+            }
+            for q in p.queue_bytes() {
+                let on_disk: u64 = n.disk.with(|d| {
+                    let names = nsq_core::io::Disk::list(d).unwrap_or_default();
+                    names
+                        .iter()
+                        .filter(|f| files::segment_number(&q.name, f).is_some())
+                        .map(|f| d.contents(f).map_or(0, |c| c.len() as u64))
+                        .sum()
+                });
+                // The segment being read (done with up to the reader), the
+                // one written, and one whose removal waits for the next sync.
+                let bound = q.live + 3 * q.max_bytes_per_file + 64 * 1024;
+                if on_disk > bound {
+                    m.ledger.note_violation(format!(
+                        "disk bounded by live data: nsqd{i} queue {} keeps {on_disk} bytes on disk for {} live bytes (segments of {})",
+                        q.name, q.live, q.max_bytes_per_file
+                    ));
+                }
+            }
+        }
+    }
+}
