@@ -1,5 +1,5 @@
 //! The seed corpora, generated from the Go NSQ v1.3.0 captures in
-//! `shared/fixtures` (TCP transcripts, the Go data directory, the HTTP
+//! `testdata/` (TCP transcripts, the Go data directory, the HTTP
 //! samples) plus a few inputs written with core's own encoders.
 //!
 //! `cargo run --example gen_seeds` writes them to `fuzz/seeds/<target>/`;
@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 /// Where the fixtures are, from this crate.
 pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata")
 }
 
 /// Where the seeds live.

@@ -106,7 +106,7 @@ fn crlf_and_bare_rdy() {
     assert_eq!(one(b"NOP\r\n"), Ok(Command::Nop));
 }
 
-// The texts below are byte-exact captures from Go nsqd v1.3.0 (shared/fixtures/tcp-samples).
+// The texts below are byte-exact captures from Go nsqd v1.3.0 (testdata/tcp-samples).
 #[test]
 fn nsq_error_texts() {
     assert_eq!(err_text(b"BOGUS\n"), "E_INVALID invalid command BOGUS");
