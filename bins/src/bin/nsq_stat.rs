@@ -14,7 +14,8 @@ use std::time::Duration;
 const APP: &str = "nsq_stat";
 
 #[derive(Debug, Parser)]
-#[command(name = APP, disable_version_flag = true, about = "print an NSQ channel's rates and totals every interval")]
+// Go's flag package keeps the last of a repeated flag (lists append).
+#[command(args_override_self = true, name = APP, disable_version_flag = true, about = "print an NSQ channel's rates and totals every interval")]
 struct Flags {
     /// print version
     #[arg(long, action = ArgAction::SetTrue)]

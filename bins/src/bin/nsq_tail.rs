@@ -15,7 +15,8 @@ use std::time::Duration;
 const APP: &str = "nsq_tail";
 
 #[derive(Debug, Parser)]
-#[command(name = APP, disable_version_flag = true, about = "print the messages of NSQ topics to stdout")]
+// Go's flag package keeps the last of a repeated flag (lists append).
+#[command(args_override_self = true, name = APP, disable_version_flag = true, about = "print the messages of NSQ topics to stdout")]
 struct Flags {
     /// print version string
     #[arg(long, action = ArgAction::SetTrue)]

@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 const APP: &str = "nsq_to_file";
 
 #[derive(Debug, Parser, Clone)]
-#[command(name = APP, disable_version_flag = true, about = "write NSQ topics to (rotated, optionally gzipped) files")]
+// Go's flag package keeps the last of a repeated flag (lists append).
+#[command(args_override_self = true, name = APP, disable_version_flag = true, about = "write NSQ topics to (rotated, optionally gzipped) files")]
 struct Flags {
     /// print version string
     #[arg(long, action = ArgAction::SetTrue)]

@@ -11,6 +11,8 @@ use std::time::Duration;
 /// nsqadmin: the web UI and JSON API for an NSQ cluster.
 #[derive(Debug, Parser)]
 #[command(
+    // Go's flag package keeps the last of a repeated flag (lists append).
+    args_override_self = true,
     name = "nsqadmin",
     disable_version_flag = true,
     about = "nsqadmin is a web UI to view aggregated cluster stats in realtime and perform various administrative tasks (NSQ v1.3.0 compatible)"
@@ -263,6 +265,28 @@ mod tests {
             .resolve()
             .unwrap();
         assert_eq!(o.nsqd_http_addresses, ["a:1", "b:2"]);
+    }
+
+    #[test]
+    fn nsqs_example_config_loads() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../testdata/configs/nsqadmin.cfg.example"
+        );
+        let mut o = parse(&["--config", path, "--base-path=/a", "--base-path=/b"])
+            .resolve()
+            .unwrap();
+        assert_eq!(o.base_path, "/b", "the last flag wins");
+        assert_eq!(o.nsqlookupd_http_addresses, ["127.0.0.1:4161"]);
+        assert_eq!(o.nsqd_http_addresses, ["127.0.0.1:4151"]);
+        assert_eq!(o.graphite_url, "");
+        assert!(!o.proxy_graphite);
+        assert_eq!(o.statsd_interval, Duration::from_secs(60));
+        // both lists given: refused when checked, as NSQ's nsqadmin does
+        assert_eq!(
+            o.validate().unwrap_err(),
+            "use --nsqd-http-address or --lookupd-http-address not both"
+        );
     }
 
     #[test]

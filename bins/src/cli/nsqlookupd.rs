@@ -10,6 +10,8 @@ use std::time::Duration;
 /// nsqlookupd: the directory nsqd nodes register with and consumers query.
 #[derive(Debug, Parser)]
 #[command(
+    // Go's flag package keeps the last of a repeated flag (lists append).
+    args_override_self = true,
     name = "nsqlookupd",
     disable_version_flag = true,
     about = "nsqlookupd keeps track of which nsqd nodes carry which topics and channels (NSQ v1.3.0 compatible)"
@@ -156,6 +158,25 @@ mod tests {
         assert_eq!(o.tombstone_lifetime, Duration::from_secs(90));
         let o = parse(&["-config", &path]).resolve("h").unwrap().options;
         assert_eq!(o.tombstone_lifetime, Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn nsqs_example_config_loads() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../testdata/configs/nsqlookupd.cfg.example"
+        );
+        let s = parse(&["--config", path, "--log-level=debug", "--log-level=warn"])
+            .resolve("h")
+            .unwrap();
+        assert_eq!(s.log_level, "warn", "the last flag wins");
+        let o = s.options;
+        assert_eq!(
+            (o.tcp_address.as_str(), o.http_address.as_str()),
+            ("0.0.0.0:4160", "0.0.0.0:4161")
+        );
+        assert_eq!(o.inactive_producer_timeout, Duration::from_secs(300));
+        assert_eq!(o.tombstone_lifetime, Duration::from_secs(45));
     }
 
     #[test]

@@ -1,0 +1,165 @@
+//! What an operator moving a Go NSQ v1.3.0 deployment over relies on, against
+//! the real binaries: version lines, the default node id, repeated flags and
+//! NSQ's example config files.
+
+mod common;
+
+use common::{Nsqadmin, Nsqd, Nsqlookupd, Proc};
+use std::process::{Command, Stdio};
+
+/// The nine NSQ binaries, by name.
+const BINARIES: [(&str, &str); 9] = [
+    ("nsqd", env!("CARGO_BIN_EXE_nsqd")),
+    ("nsqlookupd", env!("CARGO_BIN_EXE_nsqlookupd")),
+    ("nsqadmin", env!("CARGO_BIN_EXE_nsqadmin")),
+    ("nsq_tail", env!("CARGO_BIN_EXE_nsq_tail")),
+    ("nsq_stat", env!("CARGO_BIN_EXE_nsq_stat")),
+    ("nsq_to_file", env!("CARGO_BIN_EXE_nsq_to_file")),
+    ("nsq_to_http", env!("CARGO_BIN_EXE_nsq_to_http")),
+    ("nsq_to_nsq", env!("CARGO_BIN_EXE_nsq_to_nsq")),
+    ("to_nsq", env!("CARGO_BIN_EXE_to_nsq")),
+];
+
+fn testdata(name: &str) -> String {
+    format!("{}/../testdata/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `NAME vX.Y.Z (built w/TOKEN)` with TOKEN of [a-z0-9.-], as harnesses
+/// written for NSQ parse it.
+#[test]
+fn every_binary_prints_nsqs_version_line() {
+    for (name, path) in BINARIES {
+        let out = Command::new(path).arg("--version").output().expect("runs");
+        assert!(out.status.success(), "{name}");
+        let line = String::from_utf8_lossy(&out.stdout);
+        let token = line
+            .trim_end()
+            .strip_prefix(&format!("{name} v1.3.0 (built w/"))
+            .and_then(|t| t.strip_suffix(')'))
+            .unwrap_or_else(|| panic!("{name}: {line:?}"));
+        assert!(
+            !token.is_empty()
+                && token.bytes().all(|b| b.is_ascii_lowercase()
+                    || b.is_ascii_digit()
+                    || b == b'.'
+                    || b == b'-'),
+            "{name}: {line:?}"
+        );
+    }
+}
+
+/// Without `--node-id`, the id is Go's `crc32(md5(hostname)) % 1024` (the
+/// derivation itself is checked against independent values in core).
+#[test]
+fn the_default_node_id_is_gos() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--tcp-address=127.0.0.1:0".to_string(),
+        "--http-address=127.0.0.1:0".to_string(),
+        format!("--data-path={}", dir.path().display()),
+    ];
+    let nsqd = Proc::start(env!("CARGO_BIN_EXE_nsqd"), &args, &["TCP", "HTTP"]);
+    let want = nsq_core::Options::default_node_id(&nsq_runtime_tokio::host::hostname());
+    assert!(nsqd.wait_log(&format!("ID: {want}")), "{:?}", nsqd.logs);
+}
+
+/// Go's flag package keeps the last of a repeated flag; lists append.
+#[test]
+fn the_last_of_a_repeated_flag_wins() {
+    let lookupd = common::closed_port();
+    let nsqd = Nsqd::start(&[
+        "--mem-queue-size=1",
+        "--mem-queue-size=7",
+        "-max-rdy-count=3",
+        "--max-rdy-count",
+        "4",
+        &format!("--lookupd-tcp-address={lookupd}"),
+        &format!("--lookupd-tcp-address={lookupd}"),
+    ]);
+    let get = |opt: &str| nsqd.http_req("GET", &format!("/config/{opt}"), b"").text();
+    assert_eq!(get("mem_queue_size"), "7");
+    assert_eq!(get("max_rdy_count"), "4");
+    assert_eq!(
+        get("nsqlookupd_tcp_addresses"),
+        format!(r#"["{lookupd}","{lookupd}"]"#)
+    );
+    // a utility: the message goes to the last --topic given
+    let out = Command::new(env!("CARGO_BIN_EXE_to_nsq"))
+        .args([
+            &format!("--nsqd-tcp-address={}", nsqd.tcp()),
+            "--topic=first",
+            "--topic=last",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().expect("stdin").write_all(b"hello\n")?;
+            c.wait_with_output()
+        })
+        .expect("to_nsq runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let topics: Vec<String> = nsqd.stats("")["topics"]
+        .as_array()
+        .expect("topics")
+        .iter()
+        .map(|t| t["topic_name"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(topics, ["last"]);
+}
+
+/// NSQ's contrib/nsqd.cfg.example (rebuilt in testdata/configs) loads; flags
+/// still win, so the test's own addresses replace the file's fixed ports.
+#[test]
+fn nsqd_loads_nsqs_example_config() {
+    let lookupd = common::closed_port();
+    let nsqd = Nsqd::start(&[
+        &format!("--config={}", testdata("configs/nsqd.cfg.example")),
+        &format!("--lookupd-tcp-address={lookupd}"),
+    ]);
+    let get = |opt: &str| nsqd.http_req("GET", &format!("/config/{opt}"), b"").text();
+    assert_eq!(get("max_msg_size"), "1024768");
+    assert_eq!(get("max_body_size"), "5123840");
+    assert_eq!(get("tls_required"), "0");
+    assert_eq!(get("tls_min_version"), "769");
+    assert_eq!(get("max_output_buffer_timeout"), "1000000000");
+}
+
+#[test]
+fn nsqlookupd_loads_nsqs_example_config() {
+    let l = Nsqlookupd::start(&[&format!(
+        "--config={}",
+        testdata("configs/nsqlookupd.cfg.example")
+    )]);
+    assert_eq!(l.get("/ping").text(), "OK");
+}
+
+/// The example names lookupds and nsqds, which nsqadmin refuses (Go's with
+/// the same words); with the nsqd list taken out it starts.
+#[test]
+fn nsqadmin_loads_nsqs_example_config() {
+    let example = testdata("configs/nsqadmin.cfg.example");
+    let out = Command::new(env!("CARGO_BIN_EXE_nsqadmin"))
+        .args([&format!("--config={example}"), "--http-address=127.0.0.1:0"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("use --nsqd-http-address or --lookupd-http-address not both"),
+        "{err}"
+    );
+    let text = std::fs::read_to_string(&example).unwrap();
+    let (lookupds, _) = text.split_once("nsqd_http_addresses").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let only_lookupds = dir.path().join("nsqadmin.cfg");
+    std::fs::write(&only_lookupds, lookupds).unwrap();
+    let admin = Nsqadmin::start(&[&format!("--config={}", only_lookupds.display())]);
+    assert_eq!(admin.get("/ping").text(), "OK");
+}
