@@ -163,3 +163,44 @@ fn nsqadmin_loads_nsqs_example_config() {
     let admin = Nsqadmin::start(&[&format!("--config={}", only_lookupds.display())]);
     assert_eq!(admin.get("/ping").text(), "OK");
 }
+
+/// A client whose MPUB body size leaves out the 4-byte count: NSQ checks
+/// the announced size and then reads the count and the messages from the
+/// stream, so it is answered OK and the stream stays in step.
+#[test]
+fn mpub_is_read_as_nsq_reads_it() {
+    let nsqd = Nsqd::start(&[]);
+    let mut c = nsqd.client();
+    let mut wire = b"MPUB t\n".to_vec();
+    wire.extend_from_slice(&11u32.to_be_bytes()); // the messages, without the count
+    wire.extend_from_slice(&2u32.to_be_bytes());
+    wire.extend_from_slice(&1u32.to_be_bytes());
+    wire.extend_from_slice(b"a");
+    wire.extend_from_slice(&2u32.to_be_bytes());
+    wire.extend_from_slice(b"bc");
+    c.send(&wire);
+    assert_eq!(c.response(), "OK");
+    c.send(b"PUB t\n\x00\x00\x00\x01d");
+    assert_eq!(c.response(), "OK");
+    let depth = nsqd.stats("&topic=t")["topics"][0]["message_count"].clone();
+    assert_eq!(depth, 3);
+
+    // a bad body (count 0): NSQ has created the topic before reading it
+    let mut c = nsqd.client();
+    c.send(b"MPUB zero\n\x00\x00\x00\x04\x00\x00\x00\x00");
+    assert_eq!(c.error(), "E_BAD_BODY MPUB invalid message count 0");
+    let topics = nsqd.stats("&topic=zero")["topics"].clone();
+    assert_eq!(topics[0]["topic_name"], "zero", "{topics}");
+}
+
+/// `--data-path` is created when missing (NSQ v1.3.0 refuses to start).
+#[test]
+fn a_missing_data_path_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("a/b");
+    let nsqd = Nsqd::start(&[&format!("--data-path={}", data.display())]);
+    let mut c = nsqd.client();
+    c.send(b"PUB t\n\x00\x00\x00\x01m");
+    assert_eq!(c.response(), "OK");
+    assert!(data.is_dir());
+}

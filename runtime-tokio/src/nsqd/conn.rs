@@ -430,12 +430,16 @@ impl<'a> Session<'a> {
             }
             let raw = match self.parser.next(buf, &mut self.client) {
                 Ok(Some(raw)) => raw,
-                Ok(None) => break Flow::Continue,
+                Ok(None) => {
+                    self.create_pending_topic(now);
+                    break Flow::Continue;
+                }
                 Err(ParseError::LineTooLong) => {
                     tracing::error!("[{}] - command line too long", self.peer);
                     break Flow::Close;
                 }
                 Err(ParseError::Client(e)) => {
+                    self.create_pending_topic(now);
                     self.run_fins(now);
                     self.send_error(&e);
                     break Flow::Close;
@@ -465,6 +469,18 @@ impl<'a> Session<'a> {
         };
         self.run_fins(now);
         flow
+    }
+
+    /// Creates the topic of an MPUB whose body is still to come (or bad), as NSQ does.
+    fn create_pending_topic(&mut self, now: nsq_core::io::Nanos) {
+        let mut ops = ConnOps {
+            registry: &self.inner.registry,
+            me: self.shared,
+            sub_cell: &mut self.sub_cell,
+            pub_cell: &mut self.pub_cell,
+            pending: None,
+        };
+        self.client.create_pending_topic(&mut ops, now);
     }
 
     /// Runs the gathered FINs together; each failure gets NSQ's error, in order.

@@ -124,6 +124,10 @@ impl ConnOps<'_> {
 }
 
 impl BrokerOps for ConnOps<'_> {
+    fn get_topic(&mut self, topic: &str, now: Nanos) {
+        Self::on_topic(self.registry, self.pub_cell, topic, now, |_| ());
+    }
+
     fn publish(&mut self, topic: &str, bodies: Vec<Bytes>, now: Nanos) -> Result<(), String> {
         self.pending = Self::publish_on(self.registry, self.pub_cell, topic, now, |t| {
             t.publish(bodies, now, &mut Deliver::default())
