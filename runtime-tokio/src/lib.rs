@@ -19,6 +19,7 @@ pub mod nsqd;
 pub mod signal;
 pub mod stream;
 pub mod tls;
+pub mod x509v1;
 
 pub use lookupd::{Nsqlookupd, NsqlookupdError};
 #[cfg(not(madsim))]
