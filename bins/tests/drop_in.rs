@@ -6,6 +6,7 @@ mod common;
 
 use common::{Nsqadmin, Nsqd, Nsqlookupd, Proc};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// The nine NSQ binaries, by name.
 const BINARIES: [(&str, &str); 9] = [
@@ -203,4 +204,187 @@ fn a_missing_data_path_is_created() {
     c.send(b"PUB t\n\x00\x00\x00\x01m");
     assert_eq!(c.response(), "OK");
     assert!(data.is_dir());
+}
+
+/// One protocol V2 exchange on any stream: the magic, a PUB, its answer.
+fn pub_over(mut s: impl std::io::Read + std::io::Write) -> Vec<u8> {
+    s.write_all(b"  V2PUB t\n\x00\x00\x00\x01m").unwrap();
+    let mut frame = [0u8; 10];
+    s.read_exact(&mut frame).unwrap();
+    frame[8..].to_vec()
+}
+
+/// One HTTP/1.1 request on any stream, the whole answer back.
+fn http_over(mut s: impl std::io::Read + std::io::Write, path: &str) -> common::HttpResponse {
+    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    common::HttpResponse::parse(&raw)
+}
+
+/// The loopback addresses that reach a wildcard listener on `port`.
+fn loopbacks(port: u16) -> Vec<std::net::SocketAddr> {
+    let mut v = vec![std::net::SocketAddr::from(([127, 0, 0, 1], port))];
+    // where the machine has IPv6, the same socket serves it
+    if std::net::TcpListener::bind("[::1]:0").is_ok() {
+        v.push(std::net::SocketAddr::from((
+            std::net::Ipv6Addr::LOCALHOST,
+            port,
+        )));
+    }
+    v
+}
+
+/// `--tcp-address=:PORT` (and the HTTP ones) listen on every interface, as
+/// Go's do, in all three daemons. (The one place tests bind more than
+/// loopback: the wildcard is what is tested, on ports the kernel picks.)
+#[test]
+fn colon_port_listens_on_every_interface() {
+    use std::net::TcpStream;
+    let dir = tempfile::tempdir().unwrap();
+    let nsqd = Proc::start(
+        env!("CARGO_BIN_EXE_nsqd"),
+        &[
+            "--tcp-address=:0".into(),
+            "--http-address=:0".into(),
+            format!("--data-path={}", dir.path().display()),
+        ],
+        &["TCP", "HTTP"],
+    );
+    assert!(nsqd.addr("TCP").ip().is_unspecified(), "{:?}", nsqd.addrs);
+    for a in loopbacks(nsqd.addr("TCP").port()) {
+        assert_eq!(pub_over(TcpStream::connect(a).unwrap()), b"OK", "{a}");
+    }
+    for a in loopbacks(nsqd.addr("HTTP").port()) {
+        assert_eq!(
+            http_over(TcpStream::connect(a).unwrap(), "/ping").text(),
+            "OK"
+        );
+    }
+    let lookupd = Proc::start(
+        env!("CARGO_BIN_EXE_nsqlookupd"),
+        &["--tcp-address=:0".into(), "--http-address=:0".into()],
+        &["TCP", "HTTP"],
+    );
+    for a in loopbacks(lookupd.addr("HTTP").port()) {
+        assert_eq!(
+            http_over(TcpStream::connect(a).unwrap(), "/ping").text(),
+            "OK"
+        );
+    }
+    for a in loopbacks(lookupd.addr("TCP").port()) {
+        let mut c = common::LookupClient::connect(a);
+        c.send(b"  V1PING\n");
+        assert_eq!(c.response(), "OK");
+    }
+    let admin = Proc::start(
+        env!("CARGO_BIN_EXE_nsqadmin"),
+        &[
+            "--http-address=:0".into(),
+            format!("--nsqd-http-address={}", nsqd.listen_text("HTTP")),
+        ],
+        &["HTTP"],
+    );
+    for a in loopbacks(admin.addr("HTTP").port()) {
+        assert_eq!(
+            http_over(TcpStream::connect(a).unwrap(), "/ping").text(),
+            "OK"
+        );
+    }
+    // and IPv6 literals in brackets
+    if loopbacks(0).len() == 2 {
+        let l = Nsqlookupd::start(&["--tcp-address=[::1]:0", "--http-address=[::1]:0"]);
+        assert_eq!(l.get("/ping").text(), "OK");
+    }
+}
+
+/// nsqd takes a unix socket path for --tcp-address and --http-address and
+/// serves the protocol and its HTTP API there; /info says -1 for their
+/// ports and lookupds are told the broadcast ports (0 unless set, as NSQ).
+#[test]
+fn nsqd_serves_on_unix_sockets() {
+    use std::os::unix::net::UnixStream;
+    let lookupd = Nsqlookupd::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let tcp_sock = dir.path().join("nsqd.sock");
+    let http_sock = dir.path().join("nsqd-http.sock");
+    let nsqd = Proc::start(
+        env!("CARGO_BIN_EXE_nsqd"),
+        &[
+            format!("--tcp-address={}", tcp_sock.display()),
+            format!("--http-address={}", http_sock.display()),
+            format!("--data-path={}", dir.path().display()),
+            "--broadcast-address=127.0.0.1".into(),
+            "--broadcast-tcp-port=4150".into(),
+            "--broadcast-http-port=4151".into(),
+            format!("--lookupd-tcp-address={}", lookupd.tcp()),
+        ],
+        &["TCP", "HTTP"],
+    );
+    assert_eq!(nsqd.listen_text("TCP"), tcp_sock.display().to_string());
+    assert_eq!(pub_over(UnixStream::connect(&tcp_sock).unwrap()), b"OK");
+    let info = http_over(UnixStream::connect(&http_sock).unwrap(), "/info").json();
+    assert_eq!(
+        (info["tcp_port"].clone(), info["http_port"].clone()),
+        (serde_json::json!(-1), serde_json::json!(-1))
+    );
+    let stats = http_over(
+        UnixStream::connect(&http_sock).unwrap(),
+        "/stats?format=json",
+    )
+    .json();
+    assert_eq!(stats["topics"][0]["topic_name"], "t");
+    let producers = common::eventually(Duration::from_secs(10), || {
+        let p = lookupd.get("/lookup?topic=t").json()["producers"].clone();
+        (p.as_array().map_or(0, Vec::len) == 1).then_some(p)
+    })
+    .expect("registered with the broadcast ports");
+    assert_eq!(
+        (
+            producers[0]["tcp_port"].clone(),
+            producers[0]["http_port"].clone()
+        ),
+        (serde_json::json!(4150), serde_json::json!(4151))
+    );
+    // the socket files go when nsqd stops, as Go's listeners remove them
+    let mut nsqd = nsqd;
+    assert!(nsqd.signal_and_wait("-TERM").success());
+    assert!(!tcp_sock.exists() && !http_sock.exists());
+}
+
+/// Every listener's backlog is the kernel's somaxconn (Go's), not 128.
+#[test]
+fn listeners_use_the_kernels_backlog() {
+    let Ok(ss) = Command::new("ss").arg("-V").output() else {
+        eprintln!("skipped: no `ss` (iproute2) to read listen backlogs with");
+        return;
+    };
+    assert!(ss.status.success());
+    let want = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "4096".into());
+    let nsqd = Nsqd::start(&[]);
+    let lookupd = Nsqlookupd::start(&[]);
+    let admin = Nsqadmin::start(&[&format!("--nsqd-http-address={}", nsqd.http())]);
+    let listening =
+        String::from_utf8(Command::new("ss").args(["-ltnH"]).output().unwrap().stdout).unwrap();
+    for addr in [
+        nsqd.tcp(),
+        nsqd.http(),
+        lookupd.tcp(),
+        lookupd.http(),
+        admin.http(),
+    ] {
+        let line = listening
+            .lines()
+            .find(|l| l.split_whitespace().nth(3) == Some(&addr.to_string()))
+            .unwrap_or_else(|| panic!("{addr} in {listening}"));
+        // State Recv-Q Send-Q(= the backlog of a listener) Local Peer
+        assert_eq!(
+            line.split_whitespace().nth(2),
+            Some(want.as_str()),
+            "{line}"
+        );
+    }
 }

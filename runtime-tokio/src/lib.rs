@@ -12,6 +12,7 @@ pub mod host;
 pub mod http_api;
 #[cfg(not(madsim))]
 pub mod http_client;
+pub mod listen;
 pub mod lookupd;
 #[cfg(not(madsim))]
 pub mod nsqadmin;

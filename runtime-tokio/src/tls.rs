@@ -438,19 +438,28 @@ pub use https::{serve_https, tls_required_router};
 #[cfg(not(madsim))]
 mod https {
     use super::*;
+    use crate::listen::Peer;
+    use axum::extract::connect_info::Connected;
+    use axum::serve::IncomingStream;
     use axum::Router;
     use tokio::net::TcpListener;
     use tokio::sync::mpsc;
 
     /// Connections whose TLS handshake is done, for `axum::serve`.
     struct TlsListener {
-        ready: mpsc::Receiver<(BoxStream, std::net::SocketAddr)>,
+        ready: mpsc::Receiver<(BoxStream, Peer)>,
         local: std::net::SocketAddr,
+    }
+
+    impl Connected<IncomingStream<'_, TlsListener>> for Peer {
+        fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
+            stream.remote_addr().clone()
+        }
     }
 
     impl axum::serve::Listener for TlsListener {
         type Io = BoxStream;
-        type Addr = std::net::SocketAddr;
+        type Addr = Peer;
 
         async fn accept(&mut self) -> (Self::Io, Self::Addr) {
             match self.ready.recv().await {
@@ -461,7 +470,7 @@ mod https {
         }
 
         fn local_addr(&self) -> io::Result<Self::Addr> {
-            Ok(self.local)
+            Ok(Peer::tcp(self.local))
         }
     }
 
@@ -492,7 +501,7 @@ mod https {
                 tokio::spawn(async move {
                     match accept(config, Box::new(tcp)).await {
                         Ok((tls, _)) => {
-                            let _ = tx.send((tls, peer)).await;
+                            let _ = tx.send((tls, Peer::tcp(peer))).await;
                         }
                         Err(e) => tracing::debug!("https: TLS handshake with {peer} failed - {e}"),
                     }
@@ -501,7 +510,8 @@ mod https {
         });
         tokio::spawn(async move {
             let l = TlsListener { ready: rx, local };
-            if let Err(e) = axum::serve(l, router).await {
+            let svc = router.into_make_service_with_connect_info::<Peer>();
+            if let Err(e) = axum::serve(l, svc).await {
                 tracing::error!("{label}: http.Serve() error - {e}");
             }
             acceptor.abort();

@@ -53,7 +53,8 @@ pub fn http_capture(name: &str) -> nsq_bins::http1::Reply {
 pub struct Proc {
     child: Child,
     pub logs: Arc<Mutex<Vec<String>>>,
-    pub addrs: Vec<(String, SocketAddr)>,
+    /// What each label logged it listens on (an address, or a unix socket path).
+    pub addrs: Vec<(String, String)>,
 }
 
 impl Proc {
@@ -90,10 +91,7 @@ impl Proc {
             for label in labels {
                 let key = format!("{label}: listening on ");
                 if let Some(pos) = line.find(&key) {
-                    let addr = line[pos + key.len()..]
-                        .trim()
-                        .parse()
-                        .expect("listen address");
+                    let addr = line[pos + key.len()..].trim().to_string();
                     addrs.push((label.to_string(), addr));
                 }
             }
@@ -102,10 +100,15 @@ impl Proc {
     }
 
     pub fn addr(&self, label: &str) -> SocketAddr {
+        self.listen_text(label).parse().expect("a listen address")
+    }
+
+    /// What `label` listens on, as logged (an address or a unix socket path).
+    pub fn listen_text(&self, label: &str) -> String {
         self.addrs
             .iter()
             .find(|(l, _)| l == label)
-            .map(|(_, a)| *a)
+            .map(|(_, a)| a.clone())
             .expect("label")
     }
 

@@ -10,9 +10,10 @@
 use super::ops::{ConnOps, Durability};
 use super::registry::TopicCell;
 use super::shared::{ConnShared, Handle};
-use super::transport::{reunite, split, split_boxed, Reader, Writer};
+use super::transport::{reunite, split_boxed, split_conn, Writer};
 use super::Inner;
 use crate::clock;
+use crate::listen::{Conn, Peer};
 use crate::stream::{self, BoxStream, Prefixed};
 use bytes::BytesMut;
 use nsq_core::auth::{AuthRequest, AuthState};
@@ -22,19 +23,16 @@ use nsq_core::stats::ClientIdentity;
 use nsq_core::wire::command::{CommandParser, ParseError, RawCommand};
 use nsq_core::wire::frame::{put_frame, FrameType, HEARTBEAT, OK};
 use nsq_core::wire::ClientError;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 const READ_CHUNK: usize = 64 * 1024;
 /// Stop reading commands while this much output waits (a client that does
 /// not read its responses gets back-pressure instead of growing our memory).
 const MAX_PENDING_OUTPUT: usize = 4 * 1024 * 1024;
 
-pub(crate) async fn serve(inner: Arc<Inner>, stream: TcpStream, peer: SocketAddr) {
-    let _ = stream.set_nodelay(true);
-    let (mut rd, mut wr) = split(stream);
+pub(crate) async fn serve(inner: Arc<Inner>, stream: Conn, peer: Peer) {
+    let (mut rd, mut wr) = split_conn(stream);
     let mut magic = [0u8; 4];
     let silent_limit =
         std::time::Duration::from_nanos(inner.client_cfg.default_heartbeat.max(0) as u64 * 2);
@@ -57,10 +55,9 @@ pub(crate) async fn serve(inner: Arc<Inner>, stream: TcpStream, peer: SocketAddr
     let id = inner.next_client_id();
     let shared: Handle = Arc::new(ConnShared::new(id));
     tracing::info!("TCP: new client({peer})");
-    let mut session = Session::new(&inner, &shared, peer);
+    let mut session = Session::new(&inner, &shared, peer.clone());
     inner.conns.add(&shared);
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
-    let (mut rd, mut wr) = (Reader::Plain(rd), Writer::Plain(wr));
     loop {
         let writer = tokio::spawn(write_loop(Arc::clone(&shared), wr));
         let Some(upgrades) = session.read_loop(&mut rd, &mut buf).await else {
@@ -129,7 +126,7 @@ async fn send_ok(stream: &mut BoxStream) -> std::io::Result<()> {
 struct Session<'a> {
     inner: &'a Inner,
     shared: &'a Handle,
-    peer: SocketAddr,
+    peer: Peer,
     client: Client,
     parser: CommandParser,
     sub_cell: Option<Arc<TopicCell>>,
@@ -178,9 +175,9 @@ impl Touches {
 }
 
 impl<'a> Session<'a> {
-    fn new(inner: &'a Inner, shared: &'a Handle, peer: SocketAddr) -> Self {
+    fn new(inner: &'a Inner, shared: &'a Handle, peer: Peer) -> Self {
         let cfg = Arc::clone(&inner.client_cfg);
-        let client = Client::new(shared.id, cfg, &peer.ip().to_string(), clock::now());
+        let client = Client::new(shared.id, cfg, &peer.ip_text(), clock::now());
         shared.info().identity = ClientIdentity::new(&client, peer.to_string());
         Session {
             inner,
@@ -328,7 +325,7 @@ impl<'a> Session<'a> {
     /// Asks the auth servers about this connection (NSQ's `QueryAuthd`).
     async fn ask_auth(&self) -> Result<AuthState, String> {
         let req = AuthRequest {
-            remote_ip: self.peer.ip().to_string(),
+            remote_ip: self.peer.ip_text(),
             tls: self.client.tls,
             secret: self.client.auth_request_secret().to_string(),
             common_name: self.common_name.clone(),
@@ -354,7 +351,7 @@ impl<'a> Session<'a> {
         } else {
             Box::new(Prefixed::new(leftover.split(), stream))
         };
-        let peer = self.peer;
+        let peer = self.peer.clone();
         if up.tls {
             tracing::info!("PROTOCOL(V2): [{peer}] upgrading connection to TLS");
             let config = self
