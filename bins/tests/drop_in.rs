@@ -388,3 +388,96 @@ fn listeners_use_the_kernels_backlog() {
         );
     }
 }
+
+/// NSQ's log line: prefix, `YYYY/MM/DD HH:MM:SS.micro`, lg's level name.
+fn nsq_log_line(prefix: &str) -> regex::Regex {
+    let prefix = regex::escape(prefix);
+    regex::Regex::new(&format!(
+        r"^{prefix}\d{{4}}/\d{{2}}/\d{{2}} \d{{2}}:\d{{2}}:\d{{2}}\.\d{{6}} (DEBUG|INFO|WARNING|ERROR|FATAL): "
+    ))
+    .unwrap()
+}
+
+/// Lines are NSQ's (prefix, time, level names, texts), `--log-level=debug`
+/// shows each command and IDENTIFY, and HTTP access lines name the caller.
+#[test]
+fn logs_are_written_as_nsq_writes_them() {
+    let re = nsq_log_line("[nsqd] ");
+    // a line of Go nsqd v1.3.0, for the pattern itself
+    assert!(re.is_match("[nsqd] 2026/12/04 18:02:08.276784 INFO: TCP: listening on [::]:4150"));
+    let nsqd = Nsqd::start(&["--log-level=debug"]);
+    let mut c = nsqd.client();
+    c.send(&common::identify_cmd(
+        br#"{"client_id":"c1","hostname":"h1","user_agent":"ua/1"}"#,
+    ));
+    assert_eq!(c.response(), "OK");
+    c.send(b"SUB t ch\n");
+    assert_eq!(c.response(), "OK");
+    let me = c.stream.local_addr().unwrap();
+    assert_eq!(nsqd.http_req("GET", "/ping", b"").text(), "OK");
+    for want in [
+        " INFO: nsqd v1.3.0 (built w/rust".to_string(),
+        " INFO: ID: 7".into(),
+        format!(" INFO: TCP: listening on {}", nsqd.tcp()),
+        format!(" INFO: CLIENT({me}): desired protocol magic '  V2'"),
+        format!(" DEBUG: PROTOCOL(V2): [{me}] [IDENTIFY]"),
+        format!(" INFO: [{me}] IDENTIFY: {{ClientID:c1 Hostname:h1 HeartbeatInterval:0"),
+        format!(" DEBUG: PROTOCOL(V2): [{me}] [SUB t ch]"),
+        " INFO: TOPIC(t): created".into(),
+        " INFO: TOPIC(t): new channel(ch)".into(),
+        " INFO: 200 GET /ping (127.0.0.1:".into(),
+    ] {
+        assert!(
+            nsqd.proc.wait_log(&want),
+            "{want:?} in {:?}",
+            nsqd.proc.logs
+        );
+    }
+    for line in nsqd.proc.logs.lock().unwrap().iter() {
+        assert!(re.is_match(line), "{line:?}");
+    }
+
+    // the other daemons' prefixes, --log-prefix, and FATAL lines
+    let l = Nsqlookupd::start(&[]);
+    let a = Nsqadmin::start(&[&format!("--lookupd-http-address={}", l.http())]);
+    for (proc, prefix) in [(&l.proc, "[nsqlookupd] "), (&a.proc, "[nsqadmin] ")] {
+        let re = nsq_log_line(prefix);
+        let logs = proc.logs.lock().unwrap();
+        assert!(
+            !logs.is_empty() && logs.iter().all(|l| re.is_match(l)),
+            "{logs:?}"
+        );
+    }
+    let custom = Nsqd::start(&["--log-prefix=<custom> "]);
+    let logs = custom.proc.logs.lock().unwrap().clone();
+    assert!(
+        logs.iter().all(|l| nsq_log_line("<custom> ").is_match(l)),
+        "{logs:?}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_nsqd"))
+        .args(["--tcp-address=127.0.0.1:0", "--max-deflate-level=10"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let fatal = err.lines().last().unwrap_or_default();
+    assert!(nsq_log_line("[nsqd] ").is_match(fatal), "{err}");
+    assert!(
+        fatal.ends_with(" FATAL: failed to instantiate nsqd - --max-deflate-level must be [1,9]"),
+        "{err}"
+    );
+}
+
+/// `--log-format=json`: one JSON object per line, for log collectors.
+#[test]
+fn logs_as_json_lines() {
+    let nsqd = Nsqd::start(&["--log-format=json"]);
+    assert!(nsqd.proc.wait_log("listening on"));
+    for line in nsqd.proc.logs.lock().unwrap().iter() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+        assert!(
+            v["time"].is_string() && v["level"].is_string() && v["msg"].is_string(),
+            "{v}"
+        );
+    }
+}

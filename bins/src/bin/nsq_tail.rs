@@ -53,7 +53,7 @@ fn main() -> ExitCode {
         println!("{}", cli::version_line(APP));
         return ExitCode::SUCCESS;
     }
-    cli::logging::init("info");
+    cli::logging::init(&format!("[{APP}] "), "info", cli::logging::LogFormat::Nsq);
     if f.channel.is_empty() {
         let n = common::rng().random_range(0..999_999);
         f.channel = format!("tail{n:06}#ephemeral");

@@ -105,7 +105,7 @@ fn main() -> ExitCode {
     if let Err(e) = cli::logging::parse_level(&f.log_level) {
         return usage_error(APP, &format!("--log-level is invalid: {e}"));
     }
-    cli::logging::init(&f.log_level);
+    cli::logging::init(&f.log_prefix, &f.log_level, cli::logging::LogFormat::Nsq);
     if f.channel.is_empty() {
         return usage_error(APP, "--channel is required");
     }

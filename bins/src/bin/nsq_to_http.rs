@@ -107,7 +107,7 @@ fn main() -> ExitCode {
         println!("{}", cli::version_line(APP));
         return ExitCode::SUCCESS;
     }
-    cli::logging::init("info");
+    cli::logging::init(&format!("[{APP}] "), "info", cli::logging::LogFormat::Nsq);
     let headers = match parse_headers(&f.header) {
         Ok(h) => h,
         Err(_) => return usage_error(APP, "--header value format should be 'key: value'"),

@@ -75,7 +75,7 @@ fn main() -> ExitCode {
         println!("{}", cli::version_line(APP));
         return ExitCode::SUCCESS;
     }
-    cli::logging::init("info");
+    cli::logging::init(&format!("[{APP}] "), "info", cli::logging::LogFormat::Nsq);
     if f.topic.is_empty() || f.channel.is_empty() {
         return usage_error(APP, "--topic and --channel are required");
     }

@@ -3,6 +3,7 @@
 
 use super::config::{pick, pick_list, ConfigFile};
 use super::duration;
+use super::logging::LogFormat;
 use clap::{ArgAction, Parser};
 use nsq_core::admin::AdminOptions;
 use nsq_core::api::config::LogLevel;
@@ -30,6 +31,9 @@ pub struct NsqadminFlags {
     /// log message prefix [default: "[nsqadmin] "]
     #[arg(long)]
     pub log_prefix: Option<String>,
+    /// beyond NSQ: log line format, nsq (NSQ's lines) or json (one object per line) [default: nsq]
+    #[arg(long)]
+    pub log_format: Option<String>,
     /// [deprecated] has no effect, use --log-level
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", hide = true)]
     pub verbose: Option<bool>,
@@ -102,16 +106,26 @@ impl NsqadminFlags {
     /// Merges flags, the config file and NSQ's defaults (not yet checked:
     /// `AdminOptions::validate` makes NSQ's start-up checks).
     pub fn resolve(self) -> Result<AdminOptions, String> {
+        self.resolve_with_format().map(|(o, _)| o)
+    }
+
+    /// [`NsqadminFlags::resolve`], and how log lines are written.
+    pub fn resolve_with_format(self) -> Result<(AdminOptions, LogFormat), String> {
         let file = match &self.config {
             Some(path) => ConfigFile::load(path)?,
             None => ConfigFile::default(),
         };
         let f = &file;
+        let log_format = LogFormat::parse(&pick(
+            self.log_format,
+            f.string("log_format"),
+            String::new(),
+        )?)?;
         let d = AdminOptions::default();
         let log_level = pick(self.log_level, f.string("log_level"), "info".into())?;
         let log_level = LogLevel::parse(&log_level)
             .map_err(|_| format!("failed parsing log_level {log_level:?}"))?;
-        Ok(AdminOptions {
+        let options = AdminOptions {
             log_level,
             log_prefix: pick(self.log_prefix, f.string("log_prefix"), d.log_prefix)?,
             http_address: pick(self.http_address, f.string("http_address"), d.http_address)?,
@@ -203,7 +217,8 @@ impl NsqadminFlags {
                 d.acl_http_header,
             )?,
             admin_users: pick_list(self.admin_user, f.strings("admin_users"), d.admin_users)?,
-        })
+        };
+        Ok((options, log_format))
     }
 }
 

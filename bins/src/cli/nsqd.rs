@@ -55,9 +55,12 @@ pub struct NsqdFlags {
     /// set log verbosity: debug, info, warn, error, or fatal
     #[arg(long)]
     pub log_level: Option<String>,
-    /// log message prefix
+    /// log message prefix [default: "[nsqd] "]
     #[arg(long)]
     pub log_prefix: Option<String>,
+    /// beyond NSQ: log line format, nsq (NSQ's lines) or json (one object per line) [default: nsq]
+    #[arg(long)]
+    pub log_format: Option<String>,
     /// [deprecated] has no effect, use --log-level
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", hide = true)]
     pub verbose: Option<bool>,
@@ -226,6 +229,8 @@ pub struct NsqdFlags {
 pub struct NsqdSettings {
     pub options: Options,
     pub log_level: String,
+    pub log_prefix: String,
+    pub log_format: super::logging::LogFormat,
 }
 
 impl NsqdFlags {
@@ -248,6 +253,12 @@ impl NsqdFlags {
             (None, None) => "info".into(),
         };
         super::logging::parse_level(&log_level)?;
+        let log_prefix = pick(self.log_prefix, f.string("log_prefix"), "[nsqd] ".into())?;
+        let log_format = super::logging::LogFormat::parse(&pick(
+            self.log_format,
+            f.string("log_format"),
+            String::new(),
+        )?)?;
         let tls_required = match (self.tls_required, f.string("tls_required")?) {
             (Some(v), _) => v,
             (None, Some(s)) => {
@@ -470,7 +481,12 @@ impl NsqdFlags {
             )?,
             snappy: pick(self.snappy, f.bool("snappy"), d.snappy)?,
         };
-        Ok(NsqdSettings { options, log_level })
+        Ok(NsqdSettings {
+            options,
+            log_level,
+            log_prefix,
+            log_format,
+        })
     }
 }
 

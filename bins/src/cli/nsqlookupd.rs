@@ -29,6 +29,9 @@ pub struct NsqlookupdFlags {
     /// log message prefix [default: "[nsqlookupd] "]
     #[arg(long)]
     pub log_prefix: Option<String>,
+    /// beyond NSQ: log line format, nsq (NSQ's lines) or json (one object per line) [default: nsq]
+    #[arg(long)]
+    pub log_format: Option<String>,
     /// [deprecated] has no effect, use --log-level
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", hide = true)]
     pub verbose: Option<bool>,
@@ -55,6 +58,7 @@ pub struct NsqlookupdSettings {
     pub options: LookupdOptions,
     pub log_level: String,
     pub log_prefix: String,
+    pub log_format: super::logging::LogFormat,
 }
 
 impl NsqlookupdFlags {
@@ -68,7 +72,12 @@ impl NsqlookupdFlags {
         let d = LookupdOptions::default();
         let log_level = pick(self.log_level, f.string("log_level"), "info".into())?;
         super::logging::parse_level(&log_level)
-            .map_err(|_| format!("failed parsing log_level {log_level:?}"))?;
+            .map_err(|_| format!("failed parsing log_level {log_level}"))?;
+        let log_format = super::logging::LogFormat::parse(&pick(
+            self.log_format,
+            f.string("log_format"),
+            String::new(),
+        )?)?;
         let log_prefix = pick(
             self.log_prefix,
             f.string("log_prefix"),
@@ -98,6 +107,7 @@ impl NsqlookupdFlags {
             options,
             log_level,
             log_prefix,
+            log_format,
         })
     }
 }

@@ -33,13 +33,22 @@ const MAX_PENDING_OUTPUT: usize = 4 * 1024 * 1024;
 
 pub(crate) async fn serve(inner: Arc<Inner>, stream: Conn, peer: Peer) {
     let (mut rd, mut wr) = split_conn(stream);
+    tracing::info!("TCP: new client({peer})");
     let mut magic = [0u8; 4];
     let silent_limit =
         std::time::Duration::from_nanos(inner.client_cfg.default_heartbeat.max(0) as u64 * 2);
     match tokio::time::timeout(silent_limit, rd.read_exact(&mut magic)).await {
         Ok(Ok(_)) => {}
-        _ => return,
+        Ok(Err(e)) => {
+            tracing::error!("failed to read protocol version - {e}");
+            return;
+        }
+        Err(_) => return,
     }
+    tracing::info!(
+        "CLIENT({peer}): desired protocol magic '{}'",
+        String::from_utf8_lossy(&magic)
+    );
     if &magic != b"  V2" {
         tracing::error!(
             "client({peer}) bad protocol magic '{}'",
@@ -54,7 +63,6 @@ pub(crate) async fn serve(inner: Arc<Inner>, stream: Conn, peer: Peer) {
     }
     let id = inner.next_client_id();
     let shared: Handle = Arc::new(ConnShared::new(id));
-    tracing::info!("TCP: new client({peer})");
     let mut session = Session::new(&inner, &shared, peer.clone());
     inner.conns.add(&shared);
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
@@ -83,7 +91,7 @@ pub(crate) async fn serve(inner: Arc<Inner>, stream: Conn, peer: Peer) {
         }
     }
     inner.conns.remove(id);
-    tracing::info!("PROTOCOL(V2): [{peer}] exiting");
+    tracing::info!("PROTOCOL(V2): [{peer}] exiting ioloop");
 }
 
 /// Flushes the output buffer until the reader is done (then shuts the
@@ -415,9 +423,15 @@ impl<'a> Session<'a> {
         // One clock read per batch: commands of one read share the instant.
         let now = clock::now();
         let plain_fins = self.client.takes_plain_fin();
+        // NSQ logs every command at debug level (asked once per batch)
+        let debug = tracing::enabled!(tracing::Level::DEBUG);
         let flow = loop {
             if plain_fins {
                 if let Some(id) = self.parser.next_plain_fin(buf) {
+                    if debug {
+                        let text = String::from_utf8_lossy(&id.0);
+                        tracing::debug!("PROTOCOL(V2): [{}] [FIN {text}]", self.peer);
+                    }
                     self.fins.push(id);
                     if self.fins.len() >= FIN_BATCH {
                         self.run_fins(now);
@@ -442,6 +456,10 @@ impl<'a> Session<'a> {
                     break Flow::Close;
                 }
             };
+            if debug {
+                let line = String::from_utf8_lossy(raw.line());
+                tracing::debug!("PROTOCOL(V2): [{}] [{line}]", self.peer);
+            }
             match self.client.fin_id(&raw) {
                 Some(Ok(id)) => {
                     self.fins.push(id);
@@ -507,6 +525,9 @@ impl<'a> Session<'a> {
 
     /// Runs one command; `Some` stops the batch.
     fn execute(&mut self, raw: RawCommand, now: nsq_core::io::Nanos) -> Option<Flow> {
+        if raw.name() == b"IDENTIFY" && tracing::enabled!(tracing::Level::INFO) {
+            self.log_identify(raw.body.as_deref().unwrap_or_default());
+        }
         let code = match raw.name() {
             b"MPUB" => "E_MPUB_FAILED",
             b"DPUB" => "E_DPUB_FAILED",
@@ -551,6 +572,15 @@ impl<'a> Session<'a> {
         None
     }
 
+    /// What NSQ logs of an IDENTIFY (debug, then info).
+    fn log_identify(&self, body: &[u8]) {
+        if let Ok(data) = nsq_core::wire::identify::IdentifyData::from_json(body) {
+            let text = data.go_text();
+            tracing::debug!("PROTOCOL(V2): [{}] {text}", self.peer);
+            tracing::info!("[{}] IDENTIFY: {text}", self.peer);
+        }
+    }
+
     /// The connection is over: leave the channel (ephemeral channels and
     /// topics vanish with their last consumer).
     fn leave(&mut self) {
@@ -565,6 +595,7 @@ impl<'a> Session<'a> {
         cell.after_op(&mut st);
         if gone.channel_deleted {
             tracing::info!("TOPIC({}): deleting channel {}", cell.name, sub.channel);
+            tracing::info!("CHANNEL({}): deleting", sub.channel);
         }
         if gone.topic_should_go {
             cell.mark_deleted(&mut st);

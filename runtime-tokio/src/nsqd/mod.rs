@@ -449,7 +449,7 @@ async fn accept_loop(inner: Arc<Inner>, listener: Listener) {
             },
         }
     }
-    tracing::info!("TCP: closing {}", inner.opts.tcp_address);
+    tracing::info!("TCP: closing {}", inner.tcp);
 }
 
 /// What this nsqd tells lookupds in IDENTIFY. Ports are the broadcast

@@ -157,6 +157,9 @@ impl BrokerOps for ConnOps<'_> {
     ) -> Result<usize, String> {
         let me = Arc::clone(self.me);
         Self::on_topic(self.registry, self.sub_cell, topic, now, |st| {
+            if st.topic.channel(channel).is_none() {
+                tracing::info!("TOPIC({topic}): new channel({channel})");
+            }
             st.topic
                 .subscribe(channel, me, settings, now, &mut Deliver::default())
         })
