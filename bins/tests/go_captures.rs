@@ -1,5 +1,5 @@
 //! Replays every nsqd TCP exchange captured from Go nsqd v1.3.0
-//! (shared/fixtures/tcp-samples/captures.json) against our nsqd and expects
+//! (testdata/tcp-samples/captures.json) against our nsqd and expects
 //! the same frames, byte for byte, and the same close behaviour. Message ids
 //! and timestamps are the only bytes allowed to differ.
 

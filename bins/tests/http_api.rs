@@ -1,6 +1,6 @@
 //! nsqd's HTTP API on the real binary: every endpoint with NSQ v1.3.0's
 //! methods, statuses, headers and bodies (checked against the Go captures
-//! in shared/fixtures/http-samples), bad input included — and nothing that
+//! in testdata/http-samples), bad input included — and nothing that
 //! was accepted is lost.
 
 mod common;
@@ -738,7 +738,12 @@ fn topics_and_channels_are_administered_as_in_nsq() {
 
 #[test]
 fn config_reads_and_changes_options() {
-    let nsqd = Nsqd::start(&["--lookupd-tcp-address=127.0.0.1:4160", "--max-msg-size=100"]);
+    // A port nothing listens on (a lookupd running on this machine is not ours to register with).
+    let lookupd = common::closed_port();
+    let nsqd = Nsqd::start(&[
+        &format!("--lookupd-tcp-address={lookupd}"),
+        "--max-msg-size=100",
+    ]);
     let get = |opt: &str| nsqd.http_req("GET", &format!("/config/{opt}"), b"");
     let r = get("nsqlookupd_tcp_addresses");
     let go = http_capture("nsqd_config_nsqlookupd_tcp_addresses.txt");
@@ -746,7 +751,7 @@ fn config_reads_and_changes_options() {
         (r.status, r.header("content-type")),
         (go.status, go.header("content-type"))
     );
-    assert_eq!(r.text(), r#"["127.0.0.1:4160"]"#);
+    assert_eq!(r.text(), format!(r#"["{lookupd}"]"#));
     let put = |opt: &str, body: &[u8]| nsqd.http_req("PUT", &format!("/config/{opt}"), body);
     let r = put(
         "nsqlookupd_tcp_addresses",

@@ -1,5 +1,5 @@
 //! Replays every nsqlookupd TCP exchange captured from Go nsqlookupd v1.3.0
-//! (shared/fixtures/tcp-samples/captures.json) against our nsqlookupd and
+//! (testdata/tcp-samples/captures.json) against our nsqlookupd and
 //! expects the same answers, byte for byte, and the same close behaviour.
 //! IDENTIFY answers describe the lookupd itself (host name, ports): those are
 //! compared by shape, and their values against our lookupd's real ones.

@@ -1,5 +1,5 @@
 //! nsqlookupd's HTTP API against the answers Go nsqlookupd v1.3.0 gave
-//! (shared/fixtures/http-samples/lookupd_*.txt): same status, same
+//! (testdata/http-samples/lookupd_*.txt): same status, same
 //! Content-Type / X-Nsq-Content-Type / Allow headers, same JSON. The cluster
 //! of the capture is rebuilt with two fake nsqd peers announcing the
 //! capture's ports; only remote addresses, update times and the order of

@@ -417,6 +417,107 @@ fn a_server_certificate_from_another_ca_fails_the_client() {
     assert_eq!(c.response(), "OK");
 }
 
+/// A client that presents `cert` whatever it is (rustls' own
+/// `with_client_auth_cert` refuses X.509 v1 certificates).
+fn tls_client_presenting(ca: &certs::Ca, cert: &certs::Pair) -> Arc<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use rustls::sign::CertifiedKey;
+    #[derive(Debug)]
+    struct Always(Arc<CertifiedKey>);
+    impl rustls::client::ResolvesClientCert for Always {
+        fn resolve(&self, _: &[&[u8]], _: &[rustls::SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+            Some(Arc::clone(&self.0))
+        }
+        fn has_certs(&self) -> bool {
+            true
+        }
+    }
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert.cert)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = rustls::crypto::ring::sign::any_supported_type(
+        &PrivateKeyDer::from_pem_file(&cert.key).unwrap(),
+    )
+    .unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(&ca.pem).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_client_cert_resolver(Arc::new(Always(Arc::new(CertifiedKey::new(chain, key))))),
+    )
+}
+
+/// Go serves an X.509 version 1 server certificate (rustls' usual key
+/// check refuses it: nsqd failed to start with UnsupportedCertVersion).
+#[test]
+fn an_x509_v1_server_certificate_is_served() {
+    let pki = pki();
+    let v1 = pki.ca.v1(pki.dir.path(), "nsqd");
+    let nsqd = Nsqd::start(&[
+        &format!("--tls-cert={}", v1.cert_s()),
+        &format!("--tls-key={}", v1.key_s()),
+    ]);
+    // go-nsq's tls_insecure_skip_verify (a v1 certificate has no names to check)
+    let tls = nsq_runtime_tokio::tls::client_config("", true, "", "", "").unwrap();
+    let mut c = Secure::connect(nsqd.tcp());
+    c.identify(&format!(r#"{{{FEATURES},"tls_v1":true}}"#));
+    c.upgrade_tls(tls).unwrap();
+    c.send_with(|b| encode::publish(b, "t", b"x"));
+    assert_eq!(c.response(), "OK");
+    // a key that is not the certificate's is still refused
+    let other = pki.ca.v1(pki.dir.path(), "other");
+    nsqd_fails_with(
+        &[
+            &format!("--tls-cert={}", v1.cert_s()),
+            &format!("--tls-key={}", other.key_s()),
+        ],
+        "private key does not match public key",
+    );
+}
+
+/// Go verifies X.509 version 1 client certificates under require-verify
+/// (a v1 leaf under a trusted root), and takes any under require.
+#[test]
+fn x509_v1_client_certificates_as_go_takes_them() {
+    let pki = pki();
+    let other = certs::Ca::new(pki.dir.path(), "other");
+    let good = pki.ca.v1(pki.dir.path(), "good");
+    let stranger = other.v1(pki.dir.path(), "stranger");
+    let attempt = |nsqd: &Nsqd, cert: &certs::Pair| {
+        let mut c = Secure::connect(nsqd.tcp());
+        c.identify(&format!(r#"{{{FEATURES},"tls_v1":true}}"#));
+        let ok = c
+            .upgrade_tls(tls_client_presenting(&pki.ca, cert))
+            .and_then(|_| {
+                c.send_with(|b| encode::publish(b, "t", b"x"));
+                c.try_frame()
+            });
+        matches!(ok, Ok(Frame::Response(b)) if &b[..] == b"OK")
+    };
+    let verify = tls_nsqd(
+        &pki,
+        &[
+            "--tls-client-auth-policy=require-verify",
+            &format!("--tls-root-ca-file={}", pki.ca.pem_s()),
+        ],
+    );
+    assert!(attempt(&verify, &good));
+    assert!(
+        !attempt(&verify, &stranger),
+        "a v1 certificate of another CA"
+    );
+    let any = tls_nsqd(&pki, &["--tls-client-auth-policy=require"]);
+    assert!(attempt(&any, &stranger));
+}
+
 fn nsqd_fails_with(args: &[&str], want: &str) {
     let dir = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_nsqd"))

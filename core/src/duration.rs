@@ -75,9 +75,64 @@ pub fn format(d: Duration) -> String {
     format!("{ns}ns")
 }
 
+/// Go's `time.Duration.String()`: `1.234567ms`, `56.7µs`, `1m30s`,
+/// `1h0m0s` (what NSQ's log lines print).
+pub fn go_string(d: Duration) -> String {
+    let ns = d.as_nanos();
+    // `whole` units of `size` ns, with up to `digits` fraction digits (trailing zeros trimmed)
+    let with_fraction = |size: u128, digits: usize| {
+        let whole = ns / size;
+        let frac = format!("{:0digits$}", ns % size);
+        let frac = frac.trim_end_matches('0');
+        match frac {
+            "" => whole.to_string(),
+            f => format!("{whole}.{f}"),
+        }
+    };
+    match ns {
+        0 => "0s".into(),
+        1..=999 => format!("{ns}ns"),
+        1_000..=999_999 => format!("{}µs", with_fraction(1_000, 3)),
+        1_000_000..=999_999_999 => format!("{}ms", with_fraction(1_000_000, 6)),
+        _ => {
+            let secs = (ns / 1_000_000_000) as u64;
+            let (h, m) = (secs / 3600, secs / 60 % 60);
+            let s = with_fraction(1_000_000_000, 9);
+            let s = match s.split_once('.') {
+                Some((whole, f)) => format!("{}.{f}", whole.parse::<u64>().unwrap_or(0) % 60),
+                None => (secs % 60).to_string(),
+            };
+            match (h, m) {
+                (0, 0) => format!("{s}s"),
+                (0, m) => format!("{m}m{s}s"),
+                (h, m) => format!("{h}h{m}m{s}s"),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prints_as_go_prints() {
+        let cases = [
+            (Duration::ZERO, "0s"),
+            (Duration::from_nanos(999), "999ns"),
+            (Duration::from_nanos(1_500), "1.5µs"),
+            (Duration::from_nanos(56_789), "56.789µs"),
+            (Duration::from_nanos(1_234_567), "1.234567ms"),
+            (Duration::from_millis(250), "250ms"),
+            (Duration::from_millis(2_500), "2.5s"),
+            (Duration::from_secs(90), "1m30s"),
+            (Duration::from_secs(3600), "1h0m0s"),
+            (Duration::from_nanos(3_723_000_000_001), "1h2m3.000000001s"),
+        ];
+        for (d, want) in cases {
+            assert_eq!(go_string(d), want, "{d:?}");
+        }
+    }
 
     #[test]
     fn parses_go_durations() {

@@ -16,6 +16,7 @@ pub mod diskqueue;
 pub mod duration;
 pub mod io;
 pub mod lookup;
+pub mod md5;
 pub mod metadata;
 pub mod options;
 pub mod recovery;
@@ -28,10 +29,30 @@ pub use options::Options;
 /// The version we report wherever NSQ reports its own.
 pub const NSQ_VERSION: &str = "1.3.0";
 
-/// The version line NSQ's binaries print (`nsqd v1.3.0 (built w/...)`).
+/// The toolchain that built us, as one token (`rust1.95.0`; see build.rs).
+pub const BUILT_WITH: &str = env!("NSQ_BUILT_WITH");
+
+/// The version line NSQ's binaries print, in NSQ's shape
+/// `NAME vX.Y.Z (built w/TOKEN)`: `nsqd v1.3.0 (built w/rust1.95.0)`.
 pub fn version_string(app: &str) -> String {
-    format!(
-        "{app} v{NSQ_VERSION} (built w/rust, nsq-rs {})",
-        env!("CARGO_PKG_VERSION")
-    )
+    format!("{app} v{NSQ_VERSION} (built w/{BUILT_WITH})")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn version_line_has_nsqs_shape() {
+        let v = super::version_string("nsqd");
+        let token = v
+            .strip_prefix("nsqd v1.3.0 (built w/")
+            .and_then(|t| t.strip_suffix(')'))
+            .unwrap_or_else(|| panic!("{v}"));
+        assert!(token.starts_with("rust") && token.len() > 4, "{v}");
+        assert!(
+            token
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-'),
+            "{v}"
+        );
+    }
 }

@@ -192,15 +192,31 @@ impl Options {
         Ok(())
     }
 
-    /// NSQ's default node id: a hash of the host name, in [0, 1024).
+    /// NSQ's default node id: `crc32(md5(hostname)) % 1024` (IEEE CRC-32
+    /// of the 16-byte digest), so a node moved over from Go nsqd keeps its
+    /// message id space.
     pub fn default_node_id(hostname: &str) -> i64 {
-        // NSQ uses crc32(md5(hostname)) % 1024; any stable hash serves the
-        // purpose (distinct ids per host), so we avoid two crates for it.
-        let mut h: u32 = 0x811c_9dc5;
-        for b in hostname.bytes() {
-            h ^= u32::from(b);
-            h = h.wrapping_mul(0x0100_0193);
+        let digest = crate::md5::digest(hostname.as_bytes());
+        i64::from(crc32fast::hash(&digest) % 1024)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Options;
+
+    #[test]
+    fn default_node_id_is_gos_derivation() {
+        // Computed independently: Python's zlib.crc32(hashlib.md5(h).digest()) % 1024.
+        let cases = [
+            ("vm", 617),
+            ("localhost", 16),
+            ("nsqd-0.nsqd.default.svc.cluster.local", 651),
+            ("ip-10-0-1-23", 939),
+            ("", 812),
+        ];
+        for (host, id) in cases {
+            assert_eq!(Options::default_node_id(host), id, "{host:?}");
         }
-        i64::from(h % 1024)
     }
 }

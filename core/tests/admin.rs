@@ -1,5 +1,5 @@
 //! nsqadmin's cluster views built from the Go NSQ v1.3.0 captures in
-//! shared/fixtures/http-samples: two nsqd's `/stats` and nsqlookupd's
+//! testdata/http-samples: two nsqd's `/stats` and nsqlookupd's
 //! `/nodes` in, and the same documents out that Go nsqadmin served from that
 //! cluster (byte for byte), except where Go's aggregation aliases records
 //! (see `topic_view_totals_every_node`). Insta snapshots pin the rest.
@@ -17,12 +17,9 @@ use nsq_core::io::{Nanos, SECOND};
 use serde_json::Value;
 use std::path::PathBuf;
 
+/// The Go captures kept in the repository (`testdata/http-samples`).
 fn http_samples() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|p| p.join("shared/fixtures/http-samples"))
-        .find(|p| p.is_dir())
-        .expect("shared/fixtures/http-samples above the checkout")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/http-samples")
 }
 
 fn capture(name: &str) -> String {

@@ -1,5 +1,5 @@
 //! On-disk compatibility with go-diskqueue / Go nsqd v1.3.0, both ways:
-//! the data dir Go nsqd wrote (shared/fixtures/go-datadir-v1.3.0) loads with
+//! the data dir Go nsqd wrote (testdata/go-datadir-v1.3.0) loads with
 //! exactly the records its MANIFEST lists, and what we write is read back by
 //! a reader that follows go-diskqueue's rules (written here from its spec).
 
@@ -10,7 +10,7 @@ use nsq_core::wire::{Message, MessageId};
 use std::path::PathBuf;
 
 fn fixture_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/go-datadir-v1.3.0")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/go-datadir-v1.3.0")
 }
 
 fn go_disk() -> MemDisk {

@@ -1,6 +1,6 @@
 //! nsqd's stats of a scripted broker on a fixed clock (insta snapshots of
 //! the JSON, text, Prometheus and statsd output), checked against the
-//! captures of Go nsqd v1.3.0 in shared/fixtures/http-samples.
+//! captures of Go nsqd v1.3.0 in testdata/http-samples.
 
 use bytes::Bytes;
 use nsq_core::api::info::Info;
@@ -12,13 +12,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// `shared/fixtures/http-samples`, found above the checkout (main or worktree).
+/// The Go captures kept in the repository (`testdata/http-samples`).
 fn http_samples() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|p| p.join("shared/fixtures/http-samples"))
-        .find(|p| p.is_dir())
-        .expect("shared/fixtures/http-samples above the checkout")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/http-samples")
 }
 
 /// The body of a captured Go response.

@@ -1,5 +1,5 @@
 //! The seed corpora, generated from the Go NSQ v1.3.0 captures in
-//! `shared/fixtures` (TCP transcripts, the Go data directory, the HTTP
+//! `testdata/` (TCP transcripts, the Go data directory, the HTTP
 //! samples) plus a few inputs written with core's own encoders.
 //!
 //! `cargo run --example gen_seeds` writes them to `fuzz/seeds/<target>/`;
@@ -13,16 +13,16 @@ use nsq_core::consumer::config::Config;
 use nsq_core::consumer::handshake::identify_body;
 use nsq_core::diskqueue::{record, DiskQueue};
 use nsq_core::io::{Disk, MemDisk};
-use nsq_core::wire::command::{encode, StatelessRules};
+use nsq_core::wire::command::encode;
 use nsq_core::wire::frame::{put_frame, put_message_frame};
-use nsq_core::wire::{CommandParser, FrameType, Limits, Message, MessageId, RawCommand};
+use nsq_core::wire::{FrameType, Message, MessageId};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Where the fixtures are, from this crate.
 pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata")
 }
 
 /// Where the seeds live.
@@ -85,14 +85,34 @@ fn prefixed(prefix: &[u8], body: &[u8]) -> Vec<u8> {
     [prefix, body].concat()
 }
 
-/// The commands a client stream holds, framed as nsqd frames them.
-fn commands(stream: &[u8]) -> Vec<RawCommand> {
-    let limits = Limits::default();
-    let mut p = CommandParser::new(limits);
-    let mut buf = BytesMut::from(stream);
+/// The commands a client stream holds: each name with the body of the size
+/// the client announced (for MPUB that is what the client meant as its
+/// body, even where nsqd, as NSQ, reads the messages differently or refuses them).
+fn commands(stream: &[u8]) -> Vec<(Vec<u8>, Bytes)> {
+    let mut rest = stream;
     let mut out = Vec::new();
-    while let Ok(Some(raw)) = p.next(&mut buf, &mut StatelessRules(limits)) {
-        out.push(raw);
+    while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
+        let line = &rest[..nl];
+        rest = &rest[nl + 1..];
+        let name = line
+            .split(|&b| b == b' ')
+            .next()
+            .unwrap_or_default()
+            .to_vec();
+        let mut body = Bytes::new();
+        if matches!(
+            &name[..],
+            b"IDENTIFY" | b"AUTH" | b"PUB" | b"MPUB" | b"DPUB"
+        ) {
+            let Some(size) = rest.get(..4) else { break };
+            let size = u32::from_be_bytes([size[0], size[1], size[2], size[3]]) as usize;
+            let Some(b) = rest.get(4..4 + size) else {
+                break;
+            };
+            body = Bytes::copy_from_slice(b);
+            rest = &rest[4 + size..];
+        }
+        out.push((name, body));
     }
     out
 }
@@ -145,10 +165,9 @@ fn nsqd_seeds(caps: &[Capture], seeds: &mut Seeds) {
             .get_mut("frame")
             .expect("target")
             .insert(c.name.clone(), prefixed(&[i as u8, 0], &c.s2c));
-        for (j, raw) in commands(stream).into_iter().enumerate() {
+        for (j, (cmd, body)) in commands(stream).into_iter().enumerate() {
             let name = format!("{}_{j}", c.name);
-            let body = raw.body.clone().unwrap_or_default();
-            match raw.name() {
+            match &cmd[..] {
                 b"IDENTIFY" => {
                     seeds
                         .get_mut("identify")
@@ -559,12 +578,11 @@ fn http_mpub_seeds(caps: &[Capture], seeds: &mut Seeds) {
         prefixed(&[3, 2], orders.join("\n").as_bytes()),
     );
     for c in caps.iter().filter(|c| c.server == "nsqd") {
-        for (j, raw) in commands(c.c2s.get(4..).unwrap_or_default())
+        for (j, (cmd, body)) in commands(c.c2s.get(4..).unwrap_or_default())
             .into_iter()
             .enumerate()
         {
-            if raw.name() == b"MPUB" {
-                let body = raw.body.unwrap_or_default();
+            if cmd == b"MPUB" {
                 target.insert(
                     format!("binary_{}_{j}", c.name),
                     prefixed(&[j as u8, 1], &body),

@@ -4,8 +4,9 @@
 //! paths, and httprouter's 405 `METHOD_NOT_ALLOWED` / OPTIONS with an
 //! `Allow` header. Production builds only (axum runs on real tokio).
 
+use crate::listen::{Listener, Peer};
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
@@ -201,34 +202,42 @@ pub fn finish<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> 
         .layer(axum::middleware::from_fn(log_request))
 }
 
+/// NSQ's access line: `200 GET /stats?format=json (127.0.0.1:50812) 1.234ms`.
 async fn log_request(req: Request, next: axum::middleware::Next) -> Response {
     let method = req.method().clone();
     let uri = req.uri().clone();
+    let remote = remote_addr(&req);
     let start = std::time::Instant::now();
     let r = next.run(req).await;
     tracing::info!(
-        "{} {} {} {:?}",
+        "{} {} {} ({}) {}",
         r.status().as_u16(),
         method,
         uri,
-        start.elapsed()
+        remote,
+        nsq_core::duration::go_string(start.elapsed())
     );
     r
 }
 
+/// Who sent `req`, as NSQ's `req.RemoteAddr` names it.
+fn remote_addr(req: &Request) -> String {
+    let ext = req.extensions();
+    if let Some(ConnectInfo(p)) = ext.get::<ConnectInfo<Peer>>() {
+        return p.to_string();
+    }
+    ext.get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(a)| a.to_string())
+        .unwrap_or_default()
+}
+
 /// Serves `router` on an already bound listener until the task is dropped.
-pub fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    label: &str,
-) -> tokio::task::JoinHandle<()> {
+pub fn serve(listener: Listener, router: Router, label: &str) -> tokio::task::JoinHandle<()> {
     let label = label.to_string();
     tokio::spawn(async move {
-        let addr = listener
-            .local_addr()
-            .map(|a: SocketAddr| a.to_string())
-            .unwrap_or_default();
-        if let Err(e) = axum::serve(listener, router).await {
+        let addr = listener.local().map(|a| a.to_string()).unwrap_or_default();
+        let svc = router.into_make_service_with_connect_info::<Peer>();
+        if let Err(e) = axum::serve(listener, svc).await {
             tracing::error!("{label}: http.Serve() error - {e}");
         }
         tracing::info!("{label}: closing {addr}");

@@ -12,6 +12,7 @@ pub mod host;
 pub mod http_api;
 #[cfg(not(madsim))]
 pub mod http_client;
+pub mod listen;
 pub mod lookupd;
 #[cfg(not(madsim))]
 pub mod nsqadmin;
@@ -21,6 +22,7 @@ mod process;
 pub mod signal;
 pub mod stream;
 pub mod tls;
+pub mod x509v1;
 
 pub use lookupd::{Nsqlookupd, NsqlookupdError};
 #[cfg(not(madsim))]

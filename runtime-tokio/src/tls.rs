@@ -22,10 +22,12 @@
 //!   ```
 
 use crate::stream::BoxStream;
+use crate::x509v1;
 use nsq_core::tls::{min_version, ClientAuthPolicy};
 use nsq_core::Options;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::client::ResolvesClientCert;
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
@@ -96,7 +98,7 @@ pub fn server_config(opts: &Options) -> Result<Option<Arc<ServerConfig>>, String
         .map_err(|e| e.to_string())?;
     let roots = match opts.tls_root_ca_file.as_str() {
         "" => None,
-        path => Some(load_roots(path)?),
+        path => Some((load_roots(path)?, load_certs(path)?)),
     };
     let builder = match ClientAuthPolicy::parse(&opts.tls_client_auth_policy) {
         ClientAuthPolicy::None => builder.with_no_client_auth(),
@@ -104,18 +106,24 @@ pub fn server_config(opts: &Options) -> Result<Option<Arc<ServerConfig>>, String
             builder.with_client_cert_verifier(Arc::new(AnyClientCert(provider)))
         }
         ClientAuthPolicy::RequireVerify => {
-            let roots = roots.ok_or(
+            let (roots, root_certs) = roots.ok_or(
                 "--tls-client-auth-policy=require-verify needs --tls-root-ca-file".to_string(),
             )?;
-            let v = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                .build()
-                .map_err(|e| e.to_string())?;
-            builder.with_client_cert_verifier(v)
+            let webpki =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
+                    .build()
+                    .map_err(|e| e.to_string())?;
+            builder.with_client_cert_verifier(Arc::new(VerifiedClientCert {
+                webpki,
+                v1_roots: x509v1::roots(&root_certs),
+                provider,
+            }))
         }
     };
-    let config = builder
-        .with_single_cert(certs, key)
-        .map_err(|e| e.to_string())?;
+    // Not `with_single_cert`: its key check goes through webpki, which
+    // refuses X.509 v1 certificates (Go serves them).
+    let key = x509v1::certified_key(certs, key, builder.crypto_provider())?;
+    let config = builder.with_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(key)));
     Ok(Some(Arc::new(config)))
 }
 
@@ -187,16 +195,16 @@ pub fn client_config(
     let builder = if insecure_skip_verify {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyServerCert(provider)))
+            .with_custom_certificate_verifier(Arc::new(AnyServerCert(Arc::clone(&provider))))
     } else if !root_ca_file.is_empty() {
         builder.with_root_certificates(load_roots(root_ca_file)?)
     } else {
         return Err("tls_v1 needs tls_root_ca_file (or tls_insecure_skip_verify)".into());
     };
     let config = if !cert.is_empty() || !key.is_empty() {
-        builder
-            .with_client_auth_cert(load_certs(cert)?, load_key(key)?)
-            .map_err(|e| e.to_string())?
+        // (not `with_client_auth_cert`, which refuses X.509 v1 certificates)
+        let key = x509v1::certified_key(load_certs(cert)?, load_key(key)?, &provider)?;
+        builder.with_client_cert_resolver(Arc::new(ClientCert(key)))
     } else {
         builder.with_no_client_auth()
     };
@@ -245,11 +253,12 @@ impl ClientCertVerifier for AnyClientCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
+        x509v1::verify_signature(
             message,
             cert,
             dss,
             &self.0.signature_verification_algorithms,
+            false,
         )
     }
 
@@ -259,16 +268,115 @@ impl ClientCertVerifier for AnyClientCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
+        x509v1::verify_signature(
             message,
             cert,
             dss,
             &self.0.signature_verification_algorithms,
+            true,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// `--tls-client-auth-policy=require-verify`: webpki verifies client
+/// certificates against `--tls-root-ca-file`, except X.509 v1 ones, which
+/// webpki refuses and Go accepts: those are checked as Go checks them
+/// ([`x509v1::verify_chain`]).
+#[derive(Debug)]
+struct VerifiedClientCert {
+    webpki: Arc<dyn ClientCertVerifier>,
+    v1_roots: Vec<x509v1::Root>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ClientCertVerifier for VerifiedClientCert {
+    fn offer_client_auth(&self) -> bool {
+        self.webpki.offer_client_auth()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.webpki.client_auth_mandatory()
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.webpki.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        match x509v1::parse_v1(end_entity) {
+            None => self
+                .webpki
+                .verify_client_cert(end_entity, intermediates, now),
+            Some(leaf) => x509v1::verify_chain(
+                &leaf,
+                intermediates,
+                &self.v1_roots,
+                now,
+                &self.provider.signature_verification_algorithms,
+            )
+            .map(|()| ClientCertVerified::assertion()),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        x509v1::verify_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+            false,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        x509v1::verify_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+            true,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
+}
+
+/// The client certificate a client presents, whatever the server asks.
+#[derive(Debug)]
+struct ClientCert(Arc<rustls::sign::CertifiedKey>);
+
+impl ResolvesClientCert for ClientCert {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(Arc::clone(&self.0))
+    }
+
+    fn has_certs(&self) -> bool {
+        true
     }
 }
 
@@ -295,11 +403,12 @@ impl ServerCertVerifier for AnyServerCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
+        x509v1::verify_signature(
             message,
             cert,
             dss,
             &self.0.signature_verification_algorithms,
+            false,
         )
     }
 
@@ -309,11 +418,12 @@ impl ServerCertVerifier for AnyServerCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
+        x509v1::verify_signature(
             message,
             cert,
             dss,
             &self.0.signature_verification_algorithms,
+            true,
         )
     }
 
@@ -328,19 +438,28 @@ pub use https::{serve_https, tls_required_router};
 #[cfg(not(madsim))]
 mod https {
     use super::*;
+    use crate::listen::Peer;
+    use axum::extract::connect_info::Connected;
+    use axum::serve::IncomingStream;
     use axum::Router;
     use tokio::net::TcpListener;
     use tokio::sync::mpsc;
 
     /// Connections whose TLS handshake is done, for `axum::serve`.
     struct TlsListener {
-        ready: mpsc::Receiver<(BoxStream, std::net::SocketAddr)>,
+        ready: mpsc::Receiver<(BoxStream, Peer)>,
         local: std::net::SocketAddr,
+    }
+
+    impl Connected<IncomingStream<'_, TlsListener>> for Peer {
+        fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
+            stream.remote_addr().clone()
+        }
     }
 
     impl axum::serve::Listener for TlsListener {
         type Io = BoxStream;
-        type Addr = std::net::SocketAddr;
+        type Addr = Peer;
 
         async fn accept(&mut self) -> (Self::Io, Self::Addr) {
             match self.ready.recv().await {
@@ -351,7 +470,7 @@ mod https {
         }
 
         fn local_addr(&self) -> io::Result<Self::Addr> {
-            Ok(self.local)
+            Ok(Peer::tcp(self.local))
         }
     }
 
@@ -382,7 +501,7 @@ mod https {
                 tokio::spawn(async move {
                     match accept(config, Box::new(tcp)).await {
                         Ok((tls, _)) => {
-                            let _ = tx.send((tls, peer)).await;
+                            let _ = tx.send((tls, Peer::tcp(peer))).await;
                         }
                         Err(e) => tracing::debug!("https: TLS handshake with {peer} failed - {e}"),
                     }
@@ -391,7 +510,8 @@ mod https {
         });
         tokio::spawn(async move {
             let l = TlsListener { ready: rx, local };
-            if let Err(e) = axum::serve(l, router).await {
+            let svc = router.into_make_service_with_connect_info::<Peer>();
+            if let Err(e) = axum::serve(l, svc).await {
                 tracing::error!("{label}: http.Serve() error - {e}");
             }
             acceptor.abort();

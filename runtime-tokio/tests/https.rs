@@ -45,7 +45,11 @@ async fn a_router_over_tls_and_the_tls_required_answer() {
     // plain HTTP under --tls-required=true
     let plain = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let paddr = plain.local_addr().unwrap();
-    let task = nsq_runtime_tokio::http_api::serve(plain, tls::tls_required_router(4152), "HTTP");
+    let task = nsq_runtime_tokio::http_api::serve(
+        nsq_runtime_tokio::listen::Listener::Tcp(plain),
+        tls::tls_required_router(4152),
+        "HTTP",
+    );
     let mut s = tokio::net::TcpStream::connect(paddr).await.unwrap();
     s.write_all(b"GET /stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .await

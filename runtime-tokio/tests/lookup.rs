@@ -67,6 +67,7 @@ async fn nsqd_follows_live_lookupd_address_changes() {
     let n = Nsqd::start_with(
         Options {
             tcp_address: "127.0.0.1:0".into(),
+            http_address: "127.0.0.1:0".into(),
             broadcast_address: "127.0.0.1".into(),
             broadcast_http_port: 4151,
             ..Options::default()

@@ -18,6 +18,12 @@ fn opts() -> Options {
     }
 }
 
+/// A loopback address whose port was free a moment ago.
+fn closed_port() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
+}
+
 /// One request on its own connection: (status, body).
 async fn call(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -57,14 +63,13 @@ async fn health_shows_on_ping_and_stats() {
 #[tokio::test]
 async fn config_puts_reach_the_embedder() {
     let mut o = opts();
-    o.lookupd_tcp_addresses = vec!["127.0.0.1:4160".into()];
+    // A port nothing listens on (a lookupd running on this machine is not ours to register with).
+    let lookupd = closed_port();
+    o.lookupd_tcp_addresses = vec![lookupd.clone()];
     let nsqd = Nsqd::start_with(o, None).await.unwrap();
     let http = nsqd.http_addr().unwrap();
     let mut watch = nsqd.lookupd_addresses_watch();
-    assert_eq!(
-        *watch.borrow_and_update(),
-        vec!["127.0.0.1:4160".to_string()]
-    );
+    assert_eq!(*watch.borrow_and_update(), vec![lookupd]);
     let (status, _) = call(
         http,
         "PUT",

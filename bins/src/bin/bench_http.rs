@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 #[derive(Parser, Debug)]
 #[command(
+    // Go's flag package keeps the last of a repeated flag (lists append).
+    args_override_self = true,
     name = "bench_http",
     about = "publish /mpub batches to nsqd's HTTP API as fast as it answers"
 )]

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 #[derive(Parser, Debug)]
 #[command(
+    // Go's flag package keeps the last of a repeated flag (lists append).
+    args_override_self = true,
     name = "bench_reader",
     about = "consume from nsqd and FIN every message as fast as it arrives"
 )]

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 #[derive(Parser, Debug)]
 #[command(
+    // Go's flag package keeps the last of a repeated flag (lists append).
+    args_override_self = true,
     name = "bench_writer",
     about = "publish MPUB batches to nsqd as fast as it acknowledges them"
 )]

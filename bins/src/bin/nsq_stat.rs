@@ -14,7 +14,8 @@ use std::time::Duration;
 const APP: &str = "nsq_stat";
 
 #[derive(Debug, Parser)]
-#[command(name = APP, disable_version_flag = true, about = "print an NSQ channel's rates and totals every interval")]
+// Go's flag package keeps the last of a repeated flag (lists append).
+#[command(args_override_self = true, name = APP, disable_version_flag = true, about = "print an NSQ channel's rates and totals every interval")]
 struct Flags {
     /// print version
     #[arg(long, action = ArgAction::SetTrue)]
@@ -51,7 +52,7 @@ fn main() -> ExitCode {
         println!("{}", cli::version_line(APP));
         return ExitCode::SUCCESS;
     }
-    cli::logging::init("warn");
+    cli::logging::init(&format!("[{APP}] "), "warn", cli::logging::LogFormat::Nsq);
     if f.topic.is_empty() || f.channel.is_empty() {
         return usage_error(APP, "--topic and --channel are required");
     }

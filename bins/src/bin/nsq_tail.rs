@@ -15,7 +15,8 @@ use std::time::Duration;
 const APP: &str = "nsq_tail";
 
 #[derive(Debug, Parser)]
-#[command(name = APP, disable_version_flag = true, about = "print the messages of NSQ topics to stdout")]
+// Go's flag package keeps the last of a repeated flag (lists append).
+#[command(args_override_self = true, name = APP, disable_version_flag = true, about = "print the messages of NSQ topics to stdout")]
 struct Flags {
     /// print version string
     #[arg(long, action = ArgAction::SetTrue)]
@@ -52,7 +53,7 @@ fn main() -> ExitCode {
         println!("{}", cli::version_line(APP));
         return ExitCode::SUCCESS;
     }
-    cli::logging::init("info");
+    cli::logging::init(&format!("[{APP}] "), "info", cli::logging::LogFormat::Nsq);
     if f.channel.is_empty() {
         let n = common::rng().random_range(0..999_999);
         f.channel = format!("tail{n:06}#ephemeral");

@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 const APP: &str = "nsq_to_file";
 
 #[derive(Debug, Parser, Clone)]
-#[command(name = APP, disable_version_flag = true, about = "write NSQ topics to (rotated, optionally gzipped) files")]
+// Go's flag package keeps the last of a repeated flag (lists append).
+#[command(args_override_self = true, name = APP, disable_version_flag = true, about = "write NSQ topics to (rotated, optionally gzipped) files")]
 struct Flags {
     /// print version string
     #[arg(long, action = ArgAction::SetTrue)]
@@ -104,7 +105,7 @@ fn main() -> ExitCode {
     if let Err(e) = cli::logging::parse_level(&f.log_level) {
         return usage_error(APP, &format!("--log-level is invalid: {e}"));
     }
-    cli::logging::init(&f.log_level);
+    cli::logging::init(&f.log_prefix, &f.log_level, cli::logging::LogFormat::Nsq);
     if f.channel.is_empty() {
         return usage_error(APP, "--channel is required");
     }

@@ -23,7 +23,8 @@ const APP: &str = "nsq_to_http";
 const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 
 #[derive(Debug, Parser)]
-#[command(name = APP, disable_version_flag = true, about = "send the messages of an NSQ topic/channel to HTTP endpoints")]
+// Go's flag package keeps the last of a repeated flag (lists append).
+#[command(args_override_self = true, name = APP, disable_version_flag = true, about = "send the messages of an NSQ topic/channel to HTTP endpoints")]
 struct Flags {
     /// print version string
     #[arg(long, action = ArgAction::SetTrue)]
@@ -106,7 +107,7 @@ fn main() -> ExitCode {
         println!("{}", cli::version_line(APP));
         return ExitCode::SUCCESS;
     }
-    cli::logging::init("info");
+    cli::logging::init(&format!("[{APP}] "), "info", cli::logging::LogFormat::Nsq);
     let headers = match parse_headers(&f.header) {
         Ok(h) => h,
         Err(_) => return usage_error(APP, "--header value format should be 'key: value'"),

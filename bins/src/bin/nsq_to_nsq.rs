@@ -19,7 +19,8 @@ use std::time::Instant;
 const APP: &str = "nsq_to_nsq";
 
 #[derive(Debug, Parser)]
-#[command(name = APP, disable_version_flag = true, about = "republish NSQ topics to other nsqd")]
+// Go's flag package keeps the last of a repeated flag (lists append).
+#[command(args_override_self = true, name = APP, disable_version_flag = true, about = "republish NSQ topics to other nsqd")]
 struct Flags {
     /// print version string
     #[arg(long, action = ArgAction::SetTrue)]
@@ -74,7 +75,7 @@ fn main() -> ExitCode {
         println!("{}", cli::version_line(APP));
         return ExitCode::SUCCESS;
     }
-    cli::logging::init("info");
+    cli::logging::init(&format!("[{APP}] "), "info", cli::logging::LogFormat::Nsq);
     if f.topic.is_empty() || f.channel.is_empty() {
         return usage_error(APP, "--topic and --channel are required");
     }

@@ -2,6 +2,7 @@
 //! compatible).
 
 use clap::Parser;
+use nsq_bins::cli::logging::{self, LogFormat};
 use nsq_bins::cli::{self, nsqadmin::NsqadminFlags};
 use nsq_core::api::config::LogLevel;
 use nsq_runtime_tokio::Nsqadmin;
@@ -14,33 +15,33 @@ fn main() -> ExitCode {
         println!("{}", cli::version_line("nsqadmin"));
         return ExitCode::SUCCESS;
     }
-    let options = match flags.resolve() {
+    let (options, format) = match flags.resolve_with_format() {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("[nsqadmin] FATAL: {e}");
+            logging::fatal("[nsqadmin] ", LogFormat::Nsq, &e);
             return ExitCode::FAILURE;
         }
     };
-    let reload = cli::logging::init(options.log_level.tracing_level());
+    let prefix = options.log_prefix.clone();
+    let fatal = |msg: &str| {
+        logging::fatal(&prefix, format, msg);
+        ExitCode::FAILURE
+    };
+    let level = format!("{:?}", options.log_level).to_ascii_lowercase();
+    let reload = logging::init(&prefix, &level, format);
     tracing::info!("{}", cli::version_line("nsqadmin"));
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("[nsqadmin] FATAL: failed to start the runtime - {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return fatal(&format!("failed to start the runtime - {e}")),
     };
     rt.block_on(async move {
         let stop = nsq_runtime_tokio::signal::shutdown_signal();
         let admin = match Nsqadmin::start(options).await {
             Ok(a) => a,
-            Err(e) => {
-                tracing::error!("failed to instantiate nsqadmin - {e}");
-                return ExitCode::FAILURE;
-            }
+            Err(e) => return fatal(&format!("failed to instantiate nsqadmin - {e}")),
         };
         if let Some(reload) = reload {
             // PUT /config/log_level changes the level through this.

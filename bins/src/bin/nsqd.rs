@@ -1,6 +1,7 @@
 //! nsqd: receives, queues and delivers messages (NSQ v1.3.0 compatible).
 
 use clap::Parser;
+use nsq_bins::cli::logging::{self, LogFormat};
 use nsq_bins::cli::{self, nsqd::NsqdFlags};
 use nsq_core::api::config::LogLevel;
 use nsq_runtime_tokio::Nsqd;
@@ -16,11 +17,16 @@ fn main() -> ExitCode {
     let settings = match flags.resolve(&cli::hostname()) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("[nsqd] FATAL: {e}");
+            logging::fatal("[nsqd] ", LogFormat::Nsq, &e);
             return ExitCode::FAILURE;
         }
     };
-    let reload = cli::logging::init(&settings.log_level);
+    let (prefix, format) = (settings.log_prefix.clone(), settings.log_format);
+    let fatal = |msg: &str| {
+        logging::fatal(&prefix, format, msg);
+        ExitCode::FAILURE
+    };
+    let reload = logging::init(&prefix, &settings.log_level, format);
     tracing::info!("{}", cli::version_line("nsqd"));
     tracing::info!("ID: {}", settings.options.node_id);
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -28,19 +34,13 @@ fn main() -> ExitCode {
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("[nsqd] FATAL: failed to start the runtime - {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return fatal(&format!("failed to start the runtime - {e}")),
     };
     rt.block_on(async move {
         let stop = nsq_runtime_tokio::signal::shutdown_signal();
         let nsqd = match Nsqd::start(settings.options).await {
             Ok(n) => n,
-            Err(e) => {
-                tracing::error!("failed to instantiate nsqd - {e}");
-                return ExitCode::FAILURE;
-            }
+            Err(e) => return fatal(&format!("failed to instantiate nsqd - {e}")),
         };
         if let Some(reload) = reload {
             // PUT /config/log_level changes the level through this.

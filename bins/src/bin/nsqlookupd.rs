@@ -2,6 +2,7 @@
 //! channels (NSQ v1.3.0 compatible).
 
 use clap::Parser;
+use nsq_bins::cli::logging::{self, LogFormat};
 use nsq_bins::cli::{self, nsqlookupd::NsqlookupdFlags};
 use nsq_runtime_tokio::Nsqlookupd;
 use std::process::ExitCode;
@@ -15,30 +16,29 @@ fn main() -> ExitCode {
     let settings = match flags.resolve(&cli::hostname()) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("[nsqlookupd] FATAL: {e}");
+            logging::fatal("[nsqlookupd] ", LogFormat::Nsq, &e);
             return ExitCode::FAILURE;
         }
     };
-    cli::logging::init(&settings.log_level);
+    let (prefix, format) = (settings.log_prefix.clone(), settings.log_format);
+    let fatal = |msg: &str| {
+        logging::fatal(&prefix, format, msg);
+        ExitCode::FAILURE
+    };
+    logging::init(&prefix, &settings.log_level, format);
     tracing::info!("{}", cli::version_line("nsqlookupd"));
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("[nsqlookupd] FATAL: failed to start the runtime - {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return fatal(&format!("failed to start the runtime - {e}")),
     };
     rt.block_on(async move {
         let stop = nsq_runtime_tokio::signal::shutdown_signal();
         let lookupd = match Nsqlookupd::start(settings.options).await {
             Ok(l) => l,
-            Err(e) => {
-                tracing::error!("failed to instantiate nsqlookupd - {e}");
-                return ExitCode::FAILURE;
-            }
+            Err(e) => return fatal(&format!("failed to instantiate nsqlookupd - {e}")),
         };
         stop.await;
         lookupd.shutdown().await;

@@ -17,7 +17,8 @@ const APP: &str = "to_nsq";
 const WINDOW: usize = 256;
 
 #[derive(Debug, Parser)]
-#[command(name = APP, disable_version_flag = true, about = "publish stdin to an NSQ topic")]
+// Go's flag package keeps the last of a repeated flag (lists append).
+#[command(args_override_self = true, name = APP, disable_version_flag = true, about = "publish stdin to an NSQ topic")]
 struct Flags {
     /// print version string
     #[arg(long, action = ArgAction::SetTrue)]
@@ -45,7 +46,7 @@ fn main() -> ExitCode {
         println!("{}", cli::version_line(APP));
         return ExitCode::SUCCESS;
     }
-    cli::logging::init("info");
+    cli::logging::init(&format!("[{APP}] "), "info", cli::logging::LogFormat::Nsq);
     if f.topic.is_empty() {
         return usage_error(APP, "--topic required");
     }

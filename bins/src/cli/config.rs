@@ -1,6 +1,10 @@
 //! `--config` files: TOML with NSQ's keys (flag names with `_`), read the
-//! way NSQ's go-options reads them: durations as strings ("60s") or integer
-//! milliseconds, lists as arrays or comma-separated strings.
+//! way NSQ's loader (BurntSushi/toml, then mreiferson/go-options) reads them:
+//! each key takes the TOML type of its option or a string that parses as
+//! one; integers are milliseconds for durations; lists are arrays or
+//! comma-separated strings. Where Go turns a value into garbage (a number
+//! for a string option prints as `%!s(int64=5)`, an empty string is a list
+//! of one empty address) we read what was obviously meant.
 
 use super::duration;
 use std::time::Duration;
@@ -33,12 +37,26 @@ impl ConfigFile {
         format!("config file {}: {key} = {v} is not {want}", self.path)
     }
 
+    /// A string option. Numbers and booleans read as their text.
     pub fn string(&self, key: &str) -> Result<Option<String>, String> {
         match self.table.get(key) {
             None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(Value::Integer(i)) => Ok(Some(i.to_string())),
-            Some(v) => Err(self.err(key, v, "a string")),
+            Some(v) => self
+                .text(key)
+                .map(Some)
+                .ok_or_else(|| self.err(key, v, "a string")),
+        }
+    }
+
+    /// Any scalar as Go's `fmt.Sprintf("%v")` prints it: what NSQ hands the
+    /// options it checks itself (`log_level`, `tls_required`, `tls_min_version`).
+    fn text(&self, key: &str) -> Option<String> {
+        match self.table.get(key)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Integer(i) => Some(i.to_string()),
+            Value::Float(f) => Some(f.to_string()),
+            Value::Boolean(b) => Some(b.to_string()),
+            _ => None,
         }
     }
 
@@ -96,9 +114,11 @@ impl ConfigFile {
         }
     }
 
+    /// A list: an array of strings or one comma-separated string (empty: no items).
     pub fn strings(&self, key: &str) -> Result<Option<Vec<String>>, String> {
         match self.table.get(key) {
             None => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Ok(Some(Vec::new())),
             Some(Value::String(s)) => Ok(Some(s.split(',').map(str::to_string).collect())),
             Some(v @ Value::Array(a)) => a
                 .iter()
@@ -202,6 +222,50 @@ e2e_processing_latency_percentiles = [1.0, 0.99]
         assert_eq!(pick(Some(1), c.int("mem_queue_size"), 9), Ok(1));
         assert_eq!(pick(None, c.int("mem_queue_size"), 9), Ok(5));
         assert_eq!(pick(None, c.int("nope"), 9), Ok(9));
+    }
+
+    #[test]
+    fn every_value_type_go_reads() {
+        let c = ConfigFile::parse(
+            r#"
+s_int = 5
+s_bool = false
+s_empty = ""
+i_str = "12"
+b_str = "T"
+b_int = 1
+d_int = 0
+d_str = "1h2m3.5s"
+l_empty = ""
+l_one = "a:1"
+f_str = "1.0, 0.5"
+f_ints = [1, 0.5]
+when = 1979-05-27T07:32:00Z
+"#,
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(c.string("s_int"), Ok(Some("5".into())));
+        assert_eq!(c.string("s_bool"), Ok(Some("false".into())));
+        assert_eq!(c.string("s_empty"), Ok(Some(String::new())));
+        assert_eq!(c.int("i_str"), Ok(Some(12)));
+        assert_eq!(c.bool("b_str"), Ok(Some(true)));
+        assert_eq!(c.bool("b_int"), Ok(Some(true)));
+        assert_eq!(c.duration("d_int"), Ok(Some(Duration::ZERO)));
+        assert_eq!(
+            c.duration("d_str"),
+            Ok(Some(Duration::from_millis(3_723_500)))
+        );
+        assert_eq!(c.strings("l_empty"), Ok(Some(vec![])));
+        assert_eq!(c.strings("l_one"), Ok(Some(vec!["a:1".to_string()])));
+        assert_eq!(c.floats("f_str"), Ok(Some(vec![1.0, 0.5])));
+        assert_eq!(c.floats("f_ints"), Ok(Some(vec![1.0, 0.5])));
+        // what Go cannot read either
+        assert!(c.int("s_bool").is_err());
+        assert!(c.duration("s_empty").is_err());
+        assert!(c.bool("s_empty").is_err());
+        assert!(c.string("when").is_err());
+        assert!(c.strings("s_int").is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use super::config::{pick, pick_list, ConfigFile};
 use super::duration;
+use super::logging::LogFormat;
 use clap::{ArgAction, Parser};
 use nsq_core::admin::AdminOptions;
 use nsq_core::api::config::LogLevel;
@@ -11,6 +12,8 @@ use std::time::Duration;
 /// nsqadmin: the web UI and JSON API for an NSQ cluster.
 #[derive(Debug, Parser)]
 #[command(
+    // Go's flag package keeps the last of a repeated flag (lists append).
+    args_override_self = true,
     name = "nsqadmin",
     disable_version_flag = true,
     about = "nsqadmin is a web UI to view aggregated cluster stats in realtime and perform various administrative tasks (NSQ v1.3.0 compatible)"
@@ -28,6 +31,9 @@ pub struct NsqadminFlags {
     /// log message prefix [default: "[nsqadmin] "]
     #[arg(long)]
     pub log_prefix: Option<String>,
+    /// beyond NSQ: log line format, nsq (NSQ's lines) or json (one object per line) [default: nsq]
+    #[arg(long)]
+    pub log_format: Option<String>,
     /// [deprecated] has no effect, use --log-level
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", hide = true)]
     pub verbose: Option<bool>,
@@ -100,16 +106,26 @@ impl NsqadminFlags {
     /// Merges flags, the config file and NSQ's defaults (not yet checked:
     /// `AdminOptions::validate` makes NSQ's start-up checks).
     pub fn resolve(self) -> Result<AdminOptions, String> {
+        self.resolve_with_format().map(|(o, _)| o)
+    }
+
+    /// [`NsqadminFlags::resolve`], and how log lines are written.
+    pub fn resolve_with_format(self) -> Result<(AdminOptions, LogFormat), String> {
         let file = match &self.config {
             Some(path) => ConfigFile::load(path)?,
             None => ConfigFile::default(),
         };
         let f = &file;
+        let log_format = LogFormat::parse(&pick(
+            self.log_format,
+            f.string("log_format"),
+            String::new(),
+        )?)?;
         let d = AdminOptions::default();
         let log_level = pick(self.log_level, f.string("log_level"), "info".into())?;
         let log_level = LogLevel::parse(&log_level)
             .map_err(|_| format!("failed parsing log_level {log_level:?}"))?;
-        Ok(AdminOptions {
+        let options = AdminOptions {
             log_level,
             log_prefix: pick(self.log_prefix, f.string("log_prefix"), d.log_prefix)?,
             http_address: pick(self.http_address, f.string("http_address"), d.http_address)?,
@@ -201,7 +217,8 @@ impl NsqadminFlags {
                 d.acl_http_header,
             )?,
             admin_users: pick_list(self.admin_user, f.strings("admin_users"), d.admin_users)?,
-        })
+        };
+        Ok((options, log_format))
     }
 }
 
@@ -263,6 +280,28 @@ mod tests {
             .resolve()
             .unwrap();
         assert_eq!(o.nsqd_http_addresses, ["a:1", "b:2"]);
+    }
+
+    #[test]
+    fn nsqs_example_config_loads() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../testdata/configs/nsqadmin.cfg.example"
+        );
+        let mut o = parse(&["--config", path, "--base-path=/a", "--base-path=/b"])
+            .resolve()
+            .unwrap();
+        assert_eq!(o.base_path, "/b", "the last flag wins");
+        assert_eq!(o.nsqlookupd_http_addresses, ["127.0.0.1:4161"]);
+        assert_eq!(o.nsqd_http_addresses, ["127.0.0.1:4151"]);
+        assert_eq!(o.graphite_url, "");
+        assert!(!o.proxy_graphite);
+        assert_eq!(o.statsd_interval, Duration::from_secs(60));
+        // both lists given: refused when checked, as NSQ's nsqadmin does
+        assert_eq!(
+            o.validate().unwrap_err(),
+            "use --nsqd-http-address or --lookupd-http-address not both"
+        );
     }
 
     #[test]

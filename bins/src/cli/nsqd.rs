@@ -17,11 +17,12 @@ fn tls_required(s: &str) -> Result<TlsRequired, String> {
     }
 }
 
+/// A TLS version name; empty leaves the default, as in NSQ.
 fn tls_min_version(s: &str) -> Result<String, String> {
     let v = s.to_ascii_lowercase();
     match v.as_str() {
-        "tls1.0" | "tls1.1" | "tls1.2" | "tls1.3" => Ok(v),
-        _ => Err(format!("unknown tlsVersionOption {s:?}")),
+        "" | "tls1.0" | "tls1.1" | "tls1.2" | "tls1.3" => Ok(v),
+        _ => Err(format!("unknown tlsVersionOption {v:?}")),
     }
 }
 
@@ -38,6 +39,8 @@ fn percentiles(s: &str) -> Result<Vec<f64>, String> {
 /// nsqd: the daemon that receives, queues and delivers messages.
 #[derive(Debug, Parser)]
 #[command(
+    // Go's flag package keeps the last of a repeated flag (lists append).
+    args_override_self = true,
     name = "nsqd",
     disable_version_flag = true,
     about = "nsqd receives, queues and delivers messages to clients (NSQ v1.3.0 compatible)"
@@ -52,9 +55,12 @@ pub struct NsqdFlags {
     /// set log verbosity: debug, info, warn, error, or fatal
     #[arg(long)]
     pub log_level: Option<String>,
-    /// log message prefix
+    /// log message prefix [default: "[nsqd] "]
     #[arg(long)]
     pub log_prefix: Option<String>,
+    /// beyond NSQ: log line format, nsq (NSQ's lines) or json (one object per line) [default: nsq]
+    #[arg(long)]
+    pub log_format: Option<String>,
     /// [deprecated] has no effect, use --log-level
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", hide = true)]
     pub verbose: Option<bool>,
@@ -223,6 +229,8 @@ pub struct NsqdFlags {
 pub struct NsqdSettings {
     pub options: Options,
     pub log_level: String,
+    pub log_prefix: String,
+    pub log_format: super::logging::LogFormat,
 }
 
 impl NsqdFlags {
@@ -234,21 +242,40 @@ impl NsqdFlags {
         };
         let d = Options::default();
         let f = &file;
-        let log_level = pick(self.log_level, f.string("log_level"), "info".into())?;
+        // NSQ checks these three itself, from the value's text (`false`, `"tls1.2"`).
+        let log_level = match (self.log_level, f.string("log_level")?) {
+            (Some(v), _) => v,
+            (None, Some(s)) => {
+                super::logging::parse_level(&s)
+                    .map_err(|_| format!("failed parsing log_level {s}"))?;
+                s
+            }
+            (None, None) => "info".into(),
+        };
         super::logging::parse_level(&log_level)?;
+        let log_prefix = pick(self.log_prefix, f.string("log_prefix"), "[nsqd] ".into())?;
+        let log_format = super::logging::LogFormat::parse(&pick(
+            self.log_format,
+            f.string("log_format"),
+            String::new(),
+        )?)?;
         let tls_required = match (self.tls_required, f.string("tls_required")?) {
             (Some(v), _) => v,
             (None, Some(s)) => {
-                tls_required(&s).map_err(|e| format!("failed parsing tls_required {e}"))?
+                tls_required(&s).map_err(|_| format!("failed parsing tls_required {s}"))?
             }
             (None, None) => d.tls_required,
         };
         let tls_min = match (self.tls_min_version, f.string("tls_min_version")?) {
             (Some(v), _) => v,
             (None, Some(s)) => {
-                tls_min_version(&s).map_err(|e| format!("failed parsing tls_min_version {e}"))?
+                tls_min_version(&s).map_err(|_| format!("failed parsing tls_min_version {s}"))?
             }
-            (None, None) => d.tls_min_version.clone(),
+            (None, None) => String::new(),
+        };
+        let tls_min = match tls_min.as_str() {
+            "" => d.tls_min_version.clone(),
+            _ => tls_min,
         };
         let flag_percentiles: Vec<f64> = self
             .e2e_processing_latency_percentile
@@ -454,7 +481,12 @@ impl NsqdFlags {
             )?,
             snappy: pick(self.snappy, f.bool("snappy"), d.snappy)?,
         };
-        Ok(NsqdSettings { options, log_level })
+        Ok(NsqdSettings {
+            options,
+            log_level,
+            log_prefix,
+            log_format,
+        })
     }
 }
 
@@ -519,6 +551,80 @@ mod tests {
             .options;
         assert_eq!((o.mem_queue_size, o.max_rdy_count, o.node_id), (7, 3, 12));
         assert_eq!(o.lookupd_tcp_addresses, vec!["l:4160"]);
+    }
+
+    #[test]
+    fn nsqs_example_config_loads() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../testdata/configs/nsqd.cfg.example"
+        );
+        let s = parse(&["--config", path]).resolve("h").unwrap();
+        let o = s.options;
+        assert_eq!(s.log_level, "info");
+        assert_eq!(o.lookupd_tcp_addresses, vec!["127.0.0.1:4160"]);
+        assert_eq!(o.max_msg_size, 1_024_768);
+        assert_eq!(o.max_msg_timeout, Duration::from_secs(15 * 60));
+        assert_eq!(o.max_output_buffer_timeout, Duration::from_secs(1));
+        assert_eq!(o.e2e_processing_latency_percentiles, vec![1.0, 0.99, 0.95]);
+        assert_eq!(o.tls_required, TlsRequired::No);
+        assert_eq!(o.tls_min_version, Options::default().tls_min_version);
+        assert!(o.deflate && o.snappy && o.statsd_mem_stats);
+        assert_eq!((o.tls_cert.as_str(), o.tls_key.as_str()), ("", ""));
+    }
+
+    #[test]
+    fn config_values_as_nsq_reads_them() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(
+            file,
+            "tls_required = true\ntls_min_version = \"TLS1.2\"\nlog_level = \"WARN\"\nsnappy = \"false\"\nsync_timeout = 250\nnsqlookupd_tcp_addresses = \"a:1,b:2\"\nbroadcast_tcp_port = \"4000\""
+        )
+        .unwrap();
+        let path = file.path().to_str().unwrap().to_string();
+        let s = parse(&["--config", &path]).resolve("h").unwrap();
+        let o = s.options;
+        assert_eq!(o.tls_required, TlsRequired::Yes);
+        assert_eq!(o.tls_min_version, "tls1.2");
+        assert_eq!(s.log_level, "WARN");
+        assert!(!o.snappy);
+        assert_eq!(o.sync_timeout, Duration::from_millis(250));
+        assert_eq!(o.lookupd_tcp_addresses, vec!["a:1", "b:2"]);
+        assert_eq!(o.broadcast_tcp_port, 4000);
+        for (line, err) in [
+            ("tls_required = 2", "failed parsing tls_required 2"),
+            (
+                "tls_min_version = \"ssl3.0\"",
+                "failed parsing tls_min_version ssl3.0",
+            ),
+            ("log_level = \"loud\"", "failed parsing log_level loud"),
+        ] {
+            let mut file = tempfile::NamedTempFile::new().unwrap();
+            writeln!(file, "{line}").unwrap();
+            let path = file.path().to_str().unwrap().to_string();
+            assert_eq!(parse(&["--config", &path]).resolve("h").unwrap_err(), err);
+        }
+    }
+
+    #[test]
+    fn the_last_of_a_repeated_flag_wins() {
+        let o = parse(&[
+            "--mem-queue-size=1",
+            "-mem-queue-size=2",
+            "--snappy=false",
+            "--snappy",
+            "--tls-min-version=tls1.3",
+            "--tls-min-version=",
+            "--lookupd-tcp-address=a:1",
+            "--lookupd-tcp-address=b:2",
+        ])
+        .resolve("h")
+        .unwrap()
+        .options;
+        assert_eq!(o.mem_queue_size, 2);
+        assert!(o.snappy);
+        assert_eq!(o.tls_min_version, Options::default().tls_min_version);
+        assert_eq!(o.lookupd_tcp_addresses, vec!["a:1", "b:2"]);
     }
 
     #[test]

@@ -10,6 +10,8 @@ use std::time::Duration;
 /// nsqlookupd: the directory nsqd nodes register with and consumers query.
 #[derive(Debug, Parser)]
 #[command(
+    // Go's flag package keeps the last of a repeated flag (lists append).
+    args_override_self = true,
     name = "nsqlookupd",
     disable_version_flag = true,
     about = "nsqlookupd keeps track of which nsqd nodes carry which topics and channels (NSQ v1.3.0 compatible)"
@@ -27,6 +29,9 @@ pub struct NsqlookupdFlags {
     /// log message prefix [default: "[nsqlookupd] "]
     #[arg(long)]
     pub log_prefix: Option<String>,
+    /// beyond NSQ: log line format, nsq (NSQ's lines) or json (one object per line) [default: nsq]
+    #[arg(long)]
+    pub log_format: Option<String>,
     /// [deprecated] has no effect, use --log-level
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", hide = true)]
     pub verbose: Option<bool>,
@@ -53,6 +58,7 @@ pub struct NsqlookupdSettings {
     pub options: LookupdOptions,
     pub log_level: String,
     pub log_prefix: String,
+    pub log_format: super::logging::LogFormat,
 }
 
 impl NsqlookupdFlags {
@@ -66,7 +72,12 @@ impl NsqlookupdFlags {
         let d = LookupdOptions::default();
         let log_level = pick(self.log_level, f.string("log_level"), "info".into())?;
         super::logging::parse_level(&log_level)
-            .map_err(|_| format!("failed parsing log_level {log_level:?}"))?;
+            .map_err(|_| format!("failed parsing log_level {log_level}"))?;
+        let log_format = super::logging::LogFormat::parse(&pick(
+            self.log_format,
+            f.string("log_format"),
+            String::new(),
+        )?)?;
         let log_prefix = pick(
             self.log_prefix,
             f.string("log_prefix"),
@@ -96,6 +107,7 @@ impl NsqlookupdFlags {
             options,
             log_level,
             log_prefix,
+            log_format,
         })
     }
 }
@@ -156,6 +168,25 @@ mod tests {
         assert_eq!(o.tombstone_lifetime, Duration::from_secs(90));
         let o = parse(&["-config", &path]).resolve("h").unwrap().options;
         assert_eq!(o.tombstone_lifetime, Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn nsqs_example_config_loads() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../testdata/configs/nsqlookupd.cfg.example"
+        );
+        let s = parse(&["--config", path, "--log-level=debug", "--log-level=warn"])
+            .resolve("h")
+            .unwrap();
+        assert_eq!(s.log_level, "warn", "the last flag wins");
+        let o = s.options;
+        assert_eq!(
+            (o.tcp_address.as_str(), o.http_address.as_str()),
+            ("0.0.0.0:4160", "0.0.0.0:4161")
+        );
+        assert_eq!(o.inactive_producer_timeout, Duration::from_secs(300));
+        assert_eq!(o.tombstone_lifetime, Duration::from_secs(45));
     }
 
     #[test]

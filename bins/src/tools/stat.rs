@@ -172,10 +172,7 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> Vec<u8> {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/fixtures/http-samples/"
-        );
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/http-samples/");
         let text = std::fs::read(format!("{path}{name}")).unwrap();
         let at = text.windows(2).position(|w| w == b"\n\n").unwrap();
         text[at + 2..].to_vec()

@@ -11,17 +11,19 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// `shared/fixtures` beside the checkout (found above it, so that git
-/// worktrees one level deeper find it too).
+/// The Go NSQ v1.3.0 captures kept in the repository (`testdata/`).
 pub fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|p| p.join("shared/fixtures"))
-        .find(|p| p.is_dir())
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata")
 }
 
-/// A captured Go response (shared/fixtures/http-samples): status, headers
+/// A loopback address whose port was free a moment ago (for addresses a
+/// test must name but nothing should answer at).
+pub fn closed_port() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
+}
+
+/// A captured Go response (testdata/http-samples): status, headers
 /// (lower-case names) and body.
 pub fn http_capture(name: &str) -> nsq_bins::http1::Reply {
     let raw = std::fs::read(fixtures().join("http-samples").join(name)).expect(name);
@@ -51,7 +53,8 @@ pub fn http_capture(name: &str) -> nsq_bins::http1::Reply {
 pub struct Proc {
     child: Child,
     pub logs: Arc<Mutex<Vec<String>>>,
-    pub addrs: Vec<(String, SocketAddr)>,
+    /// What each label logged it listens on (an address, or a unix socket path).
+    pub addrs: Vec<(String, String)>,
 }
 
 impl Proc {
@@ -88,10 +91,7 @@ impl Proc {
             for label in labels {
                 let key = format!("{label}: listening on ");
                 if let Some(pos) = line.find(&key) {
-                    let addr = line[pos + key.len()..]
-                        .trim()
-                        .parse()
-                        .expect("listen address");
+                    let addr = line[pos + key.len()..].trim().to_string();
                     addrs.push((label.to_string(), addr));
                 }
             }
@@ -100,10 +100,15 @@ impl Proc {
     }
 
     pub fn addr(&self, label: &str) -> SocketAddr {
+        self.listen_text(label).parse().expect("a listen address")
+    }
+
+    /// What `label` listens on, as logged (an address or a unix socket path).
+    pub fn listen_text(&self, label: &str) -> String {
         self.addrs
             .iter()
             .find(|(l, _)| l == label)
-            .map(|(_, a)| *a)
+            .map(|(_, a)| a.clone())
             .expect("label")
     }
 

@@ -45,7 +45,9 @@ impl LogLevel {
             LogLevel::Debug => "debug",
             LogLevel::Info => "info",
             LogLevel::Warn => "warn",
-            LogLevel::Error | LogLevel::Fatal => "error",
+            LogLevel::Error => "error",
+            // only FATAL lines, which are written outside `tracing`
+            LogLevel::Fatal => "off",
         }
     }
 }

@@ -20,19 +20,20 @@ pub struct Info {
 }
 
 impl Info {
+    /// `http_port` and `tcp_port` are -1 for a unix socket, as in NSQ.
     pub fn new(
         opts: &Options,
         hostname: &str,
-        http_port: u16,
-        tcp_port: u16,
+        http_port: i64,
+        tcp_port: i64,
         start: Nanos,
     ) -> Self {
         Info {
             version: crate::NSQ_VERSION.into(),
             broadcast_address: opts.broadcast_address.clone(),
             hostname: hostname.into(),
-            http_port: i64::from(http_port),
-            tcp_port: i64::from(tcp_port),
+            http_port,
+            tcp_port,
             start_time: start.div_euclid(SECOND),
             max_heartbeat_interval: nanos(opts.max_heartbeat_interval),
             max_output_buffer_size: opts.max_output_buffer_size,

@@ -95,6 +95,8 @@ pub struct Subscription {
 /// What the runtime does on behalf of a connection, each call under the
 /// lock of the one topic it names.
 pub trait BrokerOps {
+    /// Creates `topic` if it does not exist (NSQ's `GetTopic`).
+    fn get_topic(&mut self, topic: &str, now: Nanos);
     fn publish(&mut self, topic: &str, bodies: Vec<Bytes>, now: Nanos) -> Result<(), String>;
     fn publish_deferred(
         &mut self,
@@ -214,6 +216,9 @@ pub struct Client {
     auth_secret: String,
     last_read: Nanos,
     next_heartbeat: Nanos,
+    /// The topic of an MPUB whose line was accepted and whose body is still
+    /// being read: NSQ has created it by then (see [`Client::create_pending_topic`]).
+    mpub_topic: Option<String>,
 }
 
 impl Client {
@@ -241,7 +246,19 @@ impl Client {
             auth_secret: String::new(),
             last_read: now,
             next_heartbeat: now.saturating_add(heartbeat),
+            mpub_topic: None,
             cfg,
+        }
+    }
+
+    /// NSQ creates an MPUB's topic once the line and the authorization
+    /// passed, before it reads the body, so the topic exists even when the
+    /// body turns out bad (a count of 0, a cut message). The runtime calls
+    /// this whenever the parser stops inside a body (waiting for bytes, or
+    /// refusing them).
+    pub fn create_pending_topic(&mut self, ops: &mut dyn BrokerOps, now: Nanos) {
+        if let Some(topic) = self.mpub_topic.take() {
+            ops.get_topic(&topic, now);
         }
     }
 
@@ -404,6 +421,8 @@ impl Client {
                 Ok(Reply::ok())
             }
             b"MPUB" => {
+                // the publish below creates the topic
+                self.mpub_topic = None;
                 let retry = self.auth_refresh_due(now).then(|| raw.clone());
                 let Command::Mpub { topic, bodies } = Command::from_raw(raw, &limits)? else {
                     unreachable!("MPUB parses to Mpub")
@@ -704,6 +723,7 @@ impl LineRules for Client {
                 // (an expired grant is refreshed after it, in `exec`).
                 let topic = String::from_utf8_lossy(cmd.param(1).unwrap_or_default());
                 self.check_auth("MPUB", &topic, "", self.last_read)?;
+                self.mpub_topic = Some(topic.into_owned());
                 Ok(Some(kind))
             }
             b"PUB" | b"DPUB" => check_publish_line(cmd, &self.cfg.limits).map(Some),

@@ -92,6 +92,10 @@ pub struct LocalOps<'a, K> {
 }
 
 impl<K: Clone> BrokerOps for LocalOps<'_, K> {
+    fn get_topic(&mut self, topic: &str, _now: Nanos) {
+        self.broker.topic_mut(topic);
+    }
+
     fn publish(&mut self, topic: &str, bodies: Vec<Bytes>, now: Nanos) -> Result<(), String> {
         let b = &mut *self.broker;
         b.topic_mut(topic);

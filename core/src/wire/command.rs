@@ -249,6 +249,70 @@ enum State {
     Line,
     Size(RawCommand, BodyKind),
     Body(RawCommand, BodyKind, usize),
+    Mpub(RawCommand, MpubScan),
+}
+
+/// An MPUB body read as NSQ reads it: the announced size was only checked
+/// (`<= 0`, `> --max-body-size`); the count and each message's size and
+/// body come from the stream, so a client whose announced size leaves out
+/// the count is still understood, as by NSQ. What was read so far is
+/// checked once (a body arriving in pieces is not scanned again).
+#[derive(Debug, Clone, Copy, Default)]
+struct MpubScan {
+    /// The message count, once read (it is at least 1).
+    count: i32,
+    /// Messages whose size and body have arrived.
+    seen: i32,
+    /// Bytes of the buffer they take, with the count.
+    len: usize,
+}
+
+impl MpubScan {
+    /// Goes as far as `buf` allows: `true` once every message has arrived.
+    fn advance(&mut self, buf: &[u8], limits: &Limits) -> Result<bool, ClientError> {
+        if self.count == 0 {
+            let Some(head) = buf.get(..4) else {
+                return Ok(false);
+            };
+            let count = i32::from_be_bytes([head[0], head[1], head[2], head[3]]);
+            check_mpub_count(count, limits)?;
+            self.count = count;
+            self.len = 4;
+        }
+        while self.seen < self.count {
+            let Some(head) = buf.get(self.len..self.len + 4) else {
+                return Ok(false);
+            };
+            let size = i32::from_be_bytes([head[0], head[1], head[2], head[3]]);
+            check_mpub_message_size(self.seen, size, limits)?;
+            let end = self.len + 4 + size as usize;
+            // NSQ would read on to count x --max-msg-size; we keep the whole
+            // MPUB within --max-body-size, whatever size it announced.
+            if end as i64 > limits.max_body_size {
+                return Err(ClientError::fatal(
+                    "E_BAD_BODY",
+                    format!("MPUB body too big {end} > {}", limits.max_body_size),
+                ));
+            }
+            if buf.len() < end {
+                return Ok(false);
+            }
+            self.len = end;
+            self.seen += 1;
+        }
+        Ok(true)
+    }
+
+    /// How many more bytes the message being read needs, if known.
+    fn wants(&self, buf: &[u8]) -> usize {
+        match buf.get(self.len..self.len + 4) {
+            Some(h) if self.count > 0 => {
+                let size = i32::from_be_bytes([h[0], h[1], h[2], h[3]]).max(0) as usize;
+                (self.len + 4 + size).saturating_sub(buf.len())
+            }
+            _ => 0,
+        }
+    }
 }
 
 /// Incremental framer of protocol V2 commands.
@@ -317,7 +381,19 @@ impl CommandParser {
                     }
                     let size = buf.get_i32();
                     kind.check_size(size, &self.limits)?;
-                    self.state = State::Body(cmd, kind, size as usize);
+                    self.state = match kind {
+                        BodyKind::Mpub => State::Mpub(cmd, MpubScan::default()),
+                        _ => State::Body(cmd, kind, size as usize),
+                    };
+                }
+                State::Mpub(mut cmd, mut scan) => {
+                    if !scan.advance(buf, &self.limits)? {
+                        buf.reserve(scan.wants(buf));
+                        self.state = State::Mpub(cmd, scan);
+                        return Ok(None);
+                    }
+                    cmd.body = Some(buf.split_to(scan.len).freeze());
+                    return Ok(Some(cmd));
                 }
                 State::Body(mut cmd, kind, size) => {
                     if buf.len() < size {
@@ -364,6 +440,7 @@ impl CommandParser {
             State::Line => None,
             State::Size(_, kind) => Some(kind.size_read_failed()),
             State::Body(_, kind, _) => Some(kind.body_read_failed(buf, &self.limits)),
+            State::Mpub(..) => Some(BodyKind::Mpub.body_read_failed(buf, &self.limits)),
         }
     }
 }
@@ -511,9 +588,39 @@ fn dpub_delay(cmd: &RawCommand, limits: &Limits) -> Result<i64, ClientError> {
     Ok(ms as i64)
 }
 
+/// NSQ's check of an MPUB's message count.
+fn check_mpub_count(count: i32, limits: &Limits) -> Result<(), ClientError> {
+    // 4 bytes of count, then at least 5 per message
+    let max_messages = (limits.max_body_size - 4) / 5;
+    if count <= 0 || i64::from(count) > max_messages {
+        return Err(ClientError::fatal(
+            "E_BAD_BODY",
+            format!("MPUB invalid message count {count}"),
+        ));
+    }
+    Ok(())
+}
+
+/// NSQ's checks of one MPUB message's size (`i` counts from 0).
+fn check_mpub_message_size(i: i32, size: i32, limits: &Limits) -> Result<(), ClientError> {
+    if size <= 0 {
+        return Err(ClientError::fatal(
+            "E_BAD_MESSAGE",
+            format!("MPUB invalid message({i}) body size {size}"),
+        ));
+    }
+    if i64::from(size) > limits.max_msg_size {
+        return Err(ClientError::fatal(
+            "E_BAD_MESSAGE",
+            format!("MPUB message too big {size} > {}", limits.max_msg_size),
+        ));
+    }
+    Ok(())
+}
+
 /// Splits an MPUB body into message bodies with NSQ's checks and texts.
-/// Unlike NSQ (which reads on past the announced size), the messages must
-/// fill the body exactly.
+/// The messages must fill the body exactly (the framer cuts a TCP MPUB
+/// body just after its last message; HTTP bodies are checked by it).
 pub fn split_mpub(body: &[u8], limits: &Limits) -> Result<Vec<(usize, usize)>, ClientError> {
     let mut rest = body;
     if rest.len() < 4 {
@@ -523,13 +630,7 @@ pub fn split_mpub(body: &[u8], limits: &Limits) -> Result<Vec<(usize, usize)>, C
         ));
     }
     let count = rest.get_i32();
-    let max_messages = (limits.max_body_size - 4) / 5;
-    if count <= 0 || i64::from(count) > max_messages {
-        return Err(ClientError::fatal(
-            "E_BAD_BODY",
-            format!("MPUB invalid message count {count}"),
-        ));
-    }
+    check_mpub_count(count, limits)?;
     let mut spans = Vec::with_capacity(count as usize);
     for i in 0..count {
         if rest.len() < 4 {
@@ -539,18 +640,7 @@ pub fn split_mpub(body: &[u8], limits: &Limits) -> Result<Vec<(usize, usize)>, C
             ));
         }
         let size = rest.get_i32();
-        if size <= 0 {
-            return Err(ClientError::fatal(
-                "E_BAD_MESSAGE",
-                format!("MPUB invalid message({i}) body size {size}"),
-            ));
-        }
-        if i64::from(size) > limits.max_msg_size {
-            return Err(ClientError::fatal(
-                "E_BAD_MESSAGE",
-                format!("MPUB message too big {size} > {}", limits.max_msg_size),
-            ));
-        }
+        check_mpub_message_size(i, size, limits)?;
         if rest.len() < size as usize {
             return Err(ClientError::fatal(
                 "E_BAD_MESSAGE",

@@ -70,6 +70,30 @@ impl IdentifyData {
     }
 }
 
+impl IdentifyData {
+    /// As NSQ logs it (Go's `%+v` of `identifyDataV2`).
+    pub fn go_text(&self) -> String {
+        format!(
+            "{{ClientID:{} Hostname:{} HeartbeatInterval:{} OutputBufferSize:{} \
+             OutputBufferTimeout:{} FeatureNegotiation:{} TLSv1:{} Deflate:{} DeflateLevel:{} \
+             Snappy:{} SampleRate:{} UserAgent:{} MsgTimeout:{}}}",
+            self.client_id,
+            self.hostname,
+            self.heartbeat_interval,
+            self.output_buffer_size,
+            self.output_buffer_timeout,
+            self.feature_negotiation,
+            self.tls_v1,
+            self.deflate,
+            self.deflate_level,
+            self.snappy,
+            self.sample_rate,
+            self.user_agent,
+            self.msg_timeout
+        )
+    }
+}
+
 /// nsqd's answer to IDENTIFY with feature_negotiation, in NSQ's key order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IdentifyResponse {
@@ -115,6 +139,20 @@ mod tests {
         assert_eq!(
             IdentifyData::from_json(br#"{"client_id":null}"#),
             Ok(IdentifyData::default())
+        );
+    }
+
+    #[test]
+    fn logs_as_go_prints_it() {
+        let d = IdentifyData::from_json(
+            br#"{"client_id":"c","hostname":"h.example","heartbeat_interval":30000,"feature_negotiation":true,"user_agent":"go-nsq/1.1.0"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            d.go_text(),
+            "{ClientID:c Hostname:h.example HeartbeatInterval:30000 OutputBufferSize:0 \
+             OutputBufferTimeout:0 FeatureNegotiation:true TLSv1:false Deflate:false \
+             DeflateLevel:0 Snappy:false SampleRate:0 UserAgent:go-nsq/1.1.0 MsgTimeout:0}"
         );
     }
 

@@ -172,5 +172,9 @@ pub(crate) fn serve(
     shared: Arc<Shared>,
     listener: tokio::net::TcpListener,
 ) -> tokio::task::JoinHandle<()> {
-    serve_router(listener, router(shared), "HTTP")
+    serve_router(
+        crate::listen::Listener::Tcp(listener),
+        router(shared),
+        "HTTP",
+    )
 }

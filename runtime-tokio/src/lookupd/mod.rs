@@ -65,7 +65,7 @@ pub struct Nsqlookupd {
 
 async fn bind(addr: &str) -> Result<(TcpListener, SocketAddr), NsqlookupdError> {
     let err = |e| NsqlookupdError::Listen(addr.to_string(), e);
-    let l = TcpListener::bind(addr).await.map_err(err)?;
+    let l = crate::listen::tcp(addr).await.map_err(err)?;
     let a = l.local_addr().map_err(err)?;
     Ok((l, a))
 }

@@ -14,6 +14,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 pub(crate) async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    let local = listener
+        .local_addr()
+        .map_or_else(|_| shared.opts.tcp_address.clone(), |a| a.to_string());
     // Live connections, so shutdown can end them (each removes itself when done).
     let conns: Arc<Mutex<BTreeMap<u64, JoinHandle<()>>>> = Arc::default();
     let mut next_id = 0u64;
@@ -45,7 +48,7 @@ pub(crate) async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
         h.abort();
         let _ = h.await;
     }
-    tracing::info!("TCP: closing {}", shared.opts.tcp_address);
+    tracing::info!("TCP: closing {local}");
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

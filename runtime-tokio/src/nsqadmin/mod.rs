@@ -17,7 +17,6 @@ use nsq_core::admin::AdminOptions;
 use nsq_core::api::config::LogLevel;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
-use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use assets::ASSETS;
@@ -114,7 +113,7 @@ impl Nsqadmin {
             opts.http_client_request_timeout,
             tls,
         );
-        let listener = TcpListener::bind(&opts.http_address)
+        let listener = crate::listen::tcp(&opts.http_address)
             .await
             .map_err(|e| NsqadminError::Listen(opts.http_address.clone(), e))?;
         let http_addr = listener

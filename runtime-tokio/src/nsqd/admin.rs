@@ -91,6 +91,7 @@ pub fn delete_channel(
             return Err(AdminError::ChannelNotFound);
         }
         tracing::info!("TOPIC({topic}): deleting channel {channel}");
+        tracing::info!("CHANNEL({channel}): deleting");
         if st.topic.should_vanish() {
             tracing::info!("TOPIC({topic}): deleting");
             cell.mark_deleted(st);

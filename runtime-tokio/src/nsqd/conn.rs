@@ -10,9 +10,10 @@
 use super::ops::{ConnOps, Durability};
 use super::registry::TopicCell;
 use super::shared::{ConnShared, Deliver, Handle};
-use super::transport::{reunite, split, split_boxed, Reader, Writer};
+use super::transport::{reunite, split_boxed, split_conn, Writer};
 use super::Inner;
 use crate::clock;
+use crate::listen::{Conn, Peer};
 use crate::stream::{self, BoxStream, Prefixed};
 use bytes::BytesMut;
 use nsq_core::auth::{AuthRequest, AuthState};
@@ -22,10 +23,8 @@ use nsq_core::stats::ClientIdentity;
 use nsq_core::wire::command::{CommandParser, ParseError, RawCommand};
 use nsq_core::wire::frame::{put_frame, FrameType, HEARTBEAT, OK};
 use nsq_core::wire::ClientError;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 pub(crate) const READ_CHUNK: usize = 64 * 1024;
 /// Stop reading commands while this much of their answers waits to be
@@ -37,16 +36,24 @@ pub(crate) const MAX_PENDING_RESPONSES: usize = 256 * 1024;
 /// may wait unwritten, so delivery never stalls on a late report).
 const REPORT_WRITTEN: u64 = nsq_core::broker::config::MAX_UNWRITTEN / 4;
 
-pub(crate) async fn serve(inner: Arc<Inner>, stream: TcpStream, peer: SocketAddr) {
-    let _ = stream.set_nodelay(true);
-    let (mut rd, mut wr) = split(stream);
+pub(crate) async fn serve(inner: Arc<Inner>, stream: Conn, peer: Peer) {
+    let (mut rd, mut wr) = split_conn(stream);
+    tracing::info!("TCP: new client({peer})");
     let mut magic = [0u8; 4];
     let silent_limit =
         std::time::Duration::from_nanos(inner.client_cfg.default_heartbeat.max(0) as u64 * 2);
     match tokio::time::timeout(silent_limit, rd.read_exact(&mut magic)).await {
         Ok(Ok(_)) => {}
-        _ => return,
+        Ok(Err(e)) => {
+            tracing::error!("failed to read protocol version - {e}");
+            return;
+        }
+        Err(_) => return,
     }
+    tracing::info!(
+        "CLIENT({peer}): desired protocol magic '{}'",
+        String::from_utf8_lossy(&magic)
+    );
     if &magic != b"  V2" {
         tracing::error!(
             "client({peer}) bad protocol magic '{}'",
@@ -61,11 +68,9 @@ pub(crate) async fn serve(inner: Arc<Inner>, stream: TcpStream, peer: SocketAddr
     }
     let id = inner.next_client_id();
     let shared: Handle = Arc::new(ConnShared::new(id));
-    tracing::info!("TCP: new client({peer})");
-    let mut session = Session::new(&inner, &shared, peer);
+    let mut session = Session::new(&inner, &shared, peer.clone());
     inner.conns.add(&shared);
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
-    let (mut rd, mut wr) = (Reader::Plain(rd), Writer::Plain(wr));
     loop {
         let writer = tokio::spawn(write_loop(Arc::clone(&shared), wr));
         let Some(upgrades) = session.read_loop(&mut rd, &mut buf).await else {
@@ -91,7 +96,7 @@ pub(crate) async fn serve(inner: Arc<Inner>, stream: TcpStream, peer: SocketAddr
         }
     }
     inner.conns.remove(id);
-    tracing::info!("PROTOCOL(V2): [{peer}] exiting");
+    tracing::info!("PROTOCOL(V2): [{peer}] exiting ioloop");
 }
 
 /// Flushes the output buffer until the reader is done (then shuts the
@@ -139,7 +144,7 @@ async fn send_ok(stream: &mut BoxStream) -> std::io::Result<()> {
 struct Session<'a> {
     inner: &'a Inner,
     shared: &'a Handle,
-    peer: SocketAddr,
+    peer: Peer,
     client: Client,
     parser: CommandParser,
     sub_cell: Option<Arc<TopicCell>>,
@@ -188,9 +193,9 @@ impl Touches {
 }
 
 impl<'a> Session<'a> {
-    fn new(inner: &'a Inner, shared: &'a Handle, peer: SocketAddr) -> Self {
+    fn new(inner: &'a Inner, shared: &'a Handle, peer: Peer) -> Self {
         let cfg = Arc::clone(&inner.client_cfg);
-        let client = Client::new(shared.id, cfg, &peer.ip().to_string(), clock::now());
+        let client = Client::new(shared.id, cfg, &peer.ip_text(), clock::now());
         shared.info().identity = ClientIdentity::new(&client, peer.to_string());
         Session {
             inner,
@@ -347,7 +352,7 @@ impl<'a> Session<'a> {
     /// Asks the auth servers about this connection (NSQ's `QueryAuthd`).
     async fn ask_auth(&self) -> Result<AuthState, String> {
         let req = AuthRequest {
-            remote_ip: self.peer.ip().to_string(),
+            remote_ip: self.peer.ip_text(),
             tls: self.client.tls,
             secret: self.client.auth_request_secret().to_string(),
             common_name: self.common_name.clone(),
@@ -373,7 +378,7 @@ impl<'a> Session<'a> {
         } else {
             Box::new(Prefixed::new(leftover.split(), stream))
         };
-        let peer = self.peer;
+        let peer = self.peer.clone();
         if up.tls {
             tracing::info!("PROTOCOL(V2): [{peer}] upgrading connection to TLS");
             let config = self
@@ -459,9 +464,15 @@ impl<'a> Session<'a> {
         // One clock read per batch: commands of one read share the instant.
         let now = clock::now();
         let plain_fins = self.client.takes_plain_fin();
+        // NSQ logs every command at debug level (asked once per batch)
+        let debug = tracing::enabled!(tracing::Level::DEBUG);
         let flow = loop {
             if plain_fins {
                 if let Some(id) = self.parser.next_plain_fin(buf) {
+                    if debug {
+                        let text = String::from_utf8_lossy(&id.0);
+                        tracing::debug!("PROTOCOL(V2): [{}] [FIN {text}]", self.peer);
+                    }
                     self.fins.push(id);
                     if self.fins.len() >= FIN_BATCH {
                         self.run_fins(now);
@@ -471,17 +482,25 @@ impl<'a> Session<'a> {
             }
             let raw = match self.parser.next(buf, &mut self.client) {
                 Ok(Some(raw)) => raw,
-                Ok(None) => break Flow::Continue,
+                Ok(None) => {
+                    self.create_pending_topic(now);
+                    break Flow::Continue;
+                }
                 Err(ParseError::LineTooLong) => {
                     tracing::error!("[{}] - command line too long", self.peer);
                     break Flow::Close;
                 }
                 Err(ParseError::Client(e)) => {
+                    self.create_pending_topic(now);
                     self.run_fins(now);
                     self.send_error(&e);
                     break Flow::Close;
                 }
             };
+            if debug {
+                let line = String::from_utf8_lossy(raw.line());
+                tracing::debug!("PROTOCOL(V2): [{}] [{line}]", self.peer);
+            }
             match self.client.fin_id(&raw) {
                 Some(Ok(id)) => {
                     self.fins.push(id);
@@ -506,6 +525,18 @@ impl<'a> Session<'a> {
         };
         self.run_fins(now);
         flow
+    }
+
+    /// Creates the topic of an MPUB whose body is still to come (or bad), as NSQ does.
+    fn create_pending_topic(&mut self, now: nsq_core::io::Nanos) {
+        let mut ops = ConnOps {
+            registry: &self.inner.registry,
+            me: self.shared,
+            sub_cell: &mut self.sub_cell,
+            pub_cell: &mut self.pub_cell,
+            pending: None,
+        };
+        self.client.create_pending_topic(&mut ops, now);
     }
 
     /// Runs the gathered FINs together; each failure gets NSQ's error, in order.
@@ -535,6 +566,9 @@ impl<'a> Session<'a> {
 
     /// Runs one command; `Some` stops the batch.
     fn execute(&mut self, raw: RawCommand, now: nsq_core::io::Nanos) -> Option<Flow> {
+        if raw.name() == b"IDENTIFY" && tracing::enabled!(tracing::Level::INFO) {
+            self.log_identify(raw.body.as_deref().unwrap_or_default());
+        }
         let touched = Touches::of(raw.name());
         if touched == Touches::PubCounts {
             self.pub_topic.clear();
@@ -574,6 +608,15 @@ impl<'a> Session<'a> {
         None
     }
 
+    /// What NSQ logs of an IDENTIFY (debug, then info).
+    fn log_identify(&self, body: &[u8]) {
+        if let Ok(data) = nsq_core::wire::identify::IdentifyData::from_json(body) {
+            let text = data.go_text();
+            tracing::debug!("PROTOCOL(V2): [{}] {text}", self.peer);
+            tracing::info!("[{}] IDENTIFY: {text}", self.peer);
+        }
+    }
+
     /// The connection is over: leave the channel (ephemeral channels and
     /// topics vanish with their last consumer).
     fn leave(&mut self) {
@@ -588,6 +631,7 @@ impl<'a> Session<'a> {
         cell.after_op(&mut st);
         if gone.channel_deleted {
             tracing::info!("TOPIC({}): deleting channel {}", cell.name, sub.channel);
+            tracing::info!("CHANNEL({}): deleting", sub.channel);
         }
         if gone.topic_should_go {
             cell.mark_deleted(&mut st);

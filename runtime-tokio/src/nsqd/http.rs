@@ -9,6 +9,7 @@ use super::shared::Deliver;
 use super::{memstats, stats, Inner};
 use crate::clock;
 use crate::http_api::{finish, plain, route, serve, topic_channel_args, Params, V1};
+use crate::listen::{Listener, Local};
 use axum::body::Body;
 use axum::body::HttpBody as _;
 use axum::extract::{Path, Request, State};
@@ -31,7 +32,7 @@ use tokio::net::TcpListener;
 type Shared = State<Arc<Inner>>;
 
 /// Serves the API over plain HTTP on `listener` until the task is aborted.
-pub fn start(inner: Arc<Inner>, listener: TcpListener) -> tokio::task::JoinHandle<()> {
+pub fn start(inner: Arc<Inner>, listener: Listener) -> tokio::task::JoinHandle<()> {
     serve(listener, router(inner, false), "HTTP")
 }
 
@@ -205,11 +206,13 @@ async fn ping(State(inner): Shared) -> Response {
 }
 
 async fn info(State(inner): Shared) -> Response {
+    // NSQ's /info: -1 for a unix socket, 0 for no HTTP listener
+    let port = |l: &Local| l.port().map_or(-1, i64::from);
     let i = Info::new(
         &inner.opts,
         &inner.hostname,
-        inner.http_addr.map_or(0, |a| a.port()),
-        inner.tcp_addr.port(),
+        inner.http.as_ref().map_or(0, port),
+        port(&inner.tcp),
         inner.start_time,
     );
     V1::RawJson(serde_json::to_vec(&i).unwrap_or_default()).into_response()

@@ -31,8 +31,20 @@ pub struct DirLock {
 }
 
 impl DirLock {
+    /// Creates the directory first if it is missing (with its parents):
+    /// NSQ v1.3.0 refuses to start then, but a daemon that makes its own
+    /// data directory is what an operator expects.
     #[cfg(not(madsim))]
     pub fn acquire(dir: &std::path::Path) -> Result<DirLock, String> {
+        if !dir.exists() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                format!(
+                    "failed to lock data-path: cannot create {} - {e}",
+                    dir.display()
+                )
+            })?;
+            tracing::info!("created data-path {}", dir.display());
+        }
         let file = std::fs::File::open(dir).map_err(|e| {
             format!(
                 "failed to lock data-path: cannot open {} - {e}",

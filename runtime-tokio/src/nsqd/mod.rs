@@ -22,6 +22,7 @@ mod statsd;
 mod transport;
 
 use crate::clock;
+use crate::listen::{Listener, Local};
 use conns::Conns;
 use disk_io::DiskFactory;
 use lookup::LookupHandle;
@@ -35,7 +36,6 @@ use registry::Registry;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 
 /// Why nsqd could not start.
@@ -80,8 +80,10 @@ pub(crate) struct Inner {
     lookup: LookupHandle,
     pub conns: Conns,
     pub start_time: Nanos,
-    pub tcp_addr: SocketAddr,
-    pub http_addr: Option<SocketAddr>,
+    /// Where the protocol listens (TCP, or a unix socket).
+    pub tcp: Local,
+    /// Where the HTTP API listens (none with `--http-address=""`).
+    pub http: Option<Local>,
     /// Where the API listens over TLS (`--https-address`, with a certificate).
     #[cfg_attr(madsim, allow(dead_code))]
     pub https_addr: Option<SocketAddr>,
@@ -188,9 +190,20 @@ pub struct Nsqd {
     lock: Option<lifecycle::DirLock>,
 }
 
-async fn bind(addr: &str) -> Result<(TcpListener, SocketAddr), NsqdError> {
+/// Binds `addr`: TCP, or a unix socket path (as NSQ takes `--tcp-address`
+/// and `--http-address`).
+async fn bind(addr: &str) -> Result<(Listener, Local), NsqdError> {
     let err = |e| NsqdError::Listen(addr.to_string(), e);
-    let l = TcpListener::bind(addr).await.map_err(err)?;
+    let l = Listener::bind(addr).await.map_err(err)?;
+    let a = l.local().map_err(err)?;
+    Ok((l, a))
+}
+
+/// Binds `--https-address` (TCP only, as in NSQ).
+#[cfg(not(madsim))]
+async fn bind_tcp(addr: &str) -> Result<(tokio::net::TcpListener, SocketAddr), NsqdError> {
+    let err = |e| NsqdError::Listen(addr.to_string(), e);
+    let l = crate::listen::tcp(addr).await.map_err(err)?;
     let a = l.local_addr().map_err(err)?;
     Ok((l, a))
 }
@@ -222,8 +235,8 @@ impl Nsqd {
         client_cfg.tls_available = tls.is_some();
         let broker_cfg = BrokerConfig::from_options(&opts, disks.is_some());
         let authd = authd::Authd::new(&opts, opts.node_id as u64).map_err(NsqdError::Options)?;
-        let (listener, tcp_addr) = bind(&opts.tcp_address).await?;
-        tracing::info!("TCP: listening on {tcp_addr}");
+        let (listener, tcp) = bind(&opts.tcp_address).await?;
+        tracing::info!("TCP: listening on {tcp}");
         #[cfg(not(madsim))]
         let http = if opts.http_address.is_empty() {
             None
@@ -233,12 +246,12 @@ impl Nsqd {
             Some((l, a))
         };
         #[cfg(madsim)]
-        let http: Option<((), SocketAddr)> = None;
-        let http_addr = http.as_ref().map(|(_, a)| *a);
+        let http: Option<((), Local)> = None;
+        let http_local = http.as_ref().map(|(_, a)| a.clone());
         #[cfg(not(madsim))]
         let https = match (&tls, opts.https_address.is_empty()) {
             (Some(_), false) => {
-                let (l, a) = bind(&opts.https_address).await?;
+                let (l, a) = bind_tcp(&opts.https_address).await?;
                 tracing::info!("HTTPS: listening on {a}");
                 Some((l, a))
             }
@@ -247,12 +260,13 @@ impl Nsqd {
         #[cfg(madsim)]
         let https: Option<((), SocketAddr)> = None;
         let https_addr = https.as_ref().map(|(_, a)| *a);
-        // NSQ fills in the broadcast ports and the statsd prefix's host key.
+        // NSQ fills in the broadcast ports (left 0 for unix sockets) and
+        // the statsd prefix's host key.
         if opts.broadcast_http_port == 0 {
-            opts.broadcast_http_port = http_addr.map_or(0, |a| a.port());
+            opts.broadcast_http_port = http_local.as_ref().and_then(Local::port).unwrap_or(0);
         }
         if opts.broadcast_tcp_port == 0 {
-            opts.broadcast_tcp_port = tcp_addr.port();
+            opts.broadcast_tcp_port = tcp.port().unwrap_or(0);
         }
         opts.statsd_prefix = nsq_core::stats::statsd::resolve_prefix(
             &opts.statsd_prefix,
@@ -261,7 +275,7 @@ impl Nsqd {
         );
         let seed = opts.node_id as u64;
         let hostname = crate::host::hostname();
-        let node = node_info(&opts, tcp_addr, http_addr, &hostname);
+        let node = node_info(&opts, &tcp, http_local.as_ref(), &hostname);
         if node.http_port == 0 && !opts.lookupd_tcp_addresses.is_empty() {
             tracing::warn!(
                 "LOOKUP: broadcast HTTP port is 0, lookupds will refuse this nsqd; set --broadcast-http-port"
@@ -271,7 +285,7 @@ impl Nsqd {
             node,
             max_response_size: opts.max_body_size,
             timing: Timing::default(),
-            seed: seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(tcp_addr.port()),
+            seed: seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(tcp.port().unwrap_or(0)),
         });
         let (lookupd, _) = watch::channel(opts.lookupd_tcp_addresses.clone());
         let inner = Arc::new_cyclic(|weak| {
@@ -286,8 +300,8 @@ impl Nsqd {
                 lookup,
                 conns: Conns::default(),
                 start_time: clock::now(),
-                tcp_addr,
-                http_addr,
+                tcp,
+                http: http_local,
                 https_addr,
                 hostname,
                 next_client_id: AtomicU64::new(0),
@@ -328,13 +342,24 @@ impl Nsqd {
         })
     }
 
+    /// Where the protocol listens over TCP (the unspecified address when
+    /// it listens on a unix socket; see [`Nsqd::tcp_local`]).
     pub fn tcp_addr(&self) -> SocketAddr {
-        self.inner.tcp_addr
+        self.inner.tcp.tcp_or_unspecified()
     }
 
-    /// Where the HTTP API listens (`None` with `--http-address=""`).
+    /// Where the protocol listens: TCP or a unix socket.
+    pub fn tcp_local(&self) -> &Local {
+        &self.inner.tcp
+    }
+
+    /// Where the HTTP API listens over TCP (`None` with `--http-address=""`
+    /// or a unix socket).
     pub fn http_addr(&self) -> Option<SocketAddr> {
-        self.inner.http_addr
+        match &self.inner.http {
+            Some(Local::Tcp(a)) => Some(*a),
+            _ => None,
+        }
     }
 
     /// The options in effect (broadcast ports and statsd prefix resolved).
@@ -414,7 +439,7 @@ impl Nsqd {
     }
 }
 
-async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
+async fn accept_loop(inner: Arc<Inner>, listener: Listener) {
     loop {
         tokio::select! {
             biased; // a fixed order, so simulated runs repeat (README: Simulation)
@@ -430,22 +455,18 @@ async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
             },
         }
     }
-    tracing::info!("TCP: closing {}", inner.opts.tcp_address);
+    tracing::info!("TCP: closing {}", inner.tcp);
 }
 
 /// What this nsqd tells lookupds in IDENTIFY. Ports are the broadcast
 /// ports, or else the ports it really listens on (`http` is the HTTP
 /// listener's address when there is one; without it, the port of
-/// --http-address).
-fn node_info(
-    opts: &Options,
-    tcp: SocketAddr,
-    http: Option<SocketAddr>,
-    hostname: &str,
-) -> NodeInfo {
+/// --http-address). A unix socket has no port: 0 is announced, as by NSQ
+/// (lookupds refuse it; set --broadcast-tcp-port / --broadcast-http-port).
+fn node_info(opts: &Options, tcp: &Local, http: Option<&Local>, hostname: &str) -> NodeInfo {
     let http_port = match (opts.broadcast_http_port, http) {
         (p, _) if p != 0 => p,
-        (_, Some(a)) => a.port(),
+        (_, Some(a)) => a.port().unwrap_or(0),
         (_, None) => opts
             .http_address
             .rsplit_once(':')
@@ -453,7 +474,7 @@ fn node_info(
             .unwrap_or(0),
     };
     let tcp_port = match opts.broadcast_tcp_port {
-        0 => tcp.port(),
+        0 => tcp.port().unwrap_or(0),
         p => p,
     };
     NodeInfo {
@@ -471,22 +492,26 @@ mod tests {
 
     #[test]
     fn broadcast_ports_default_to_the_listening_ports() {
-        let tcp: SocketAddr = "127.0.0.1:5150".parse().unwrap();
-        let http: SocketAddr = "127.0.0.1:5151".parse().unwrap();
+        let tcp = Local::Tcp("127.0.0.1:5150".parse().unwrap());
+        let http = Local::Tcp("127.0.0.1:5151".parse().unwrap());
         let mut o = Options {
             broadcast_address: "b".into(),
             http_address: "0.0.0.0:4151".into(),
             ..Options::default()
         };
-        let n = node_info(&o, tcp, Some(http), "h");
+        let n = node_info(&o, &tcp, Some(&http), "h");
         assert_eq!(
             (n.tcp_port, n.http_port, n.hostname.as_str()),
             (5150, 5151, "h")
         );
-        assert_eq!(node_info(&o, tcp, None, "h").http_port, 4151);
+        assert_eq!(node_info(&o, &tcp, None, "h").http_port, 4151);
+        // unix sockets have no port: NSQ announces 0
+        let unix = Local::Unix("/tmp/nsqd.sock".into());
+        let n = node_info(&o, &unix, Some(&unix), "h");
+        assert_eq!((n.tcp_port, n.http_port), (0, 0));
         o.broadcast_tcp_port = 1;
         o.broadcast_http_port = 2;
-        let n = node_info(&o, tcp, Some(http), "h");
+        let n = node_info(&o, &tcp, Some(&http), "h");
         assert_eq!(
             (n.tcp_port, n.http_port, n.version.as_str()),
             (1, 2, "1.3.0")

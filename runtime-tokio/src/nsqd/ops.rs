@@ -123,6 +123,10 @@ impl ConnOps<'_> {
 }
 
 impl BrokerOps for ConnOps<'_> {
+    fn get_topic(&mut self, topic: &str, now: Nanos) {
+        Self::on_topic(self.registry, self.pub_cell, topic, now, |_| ());
+    }
+
     fn publish(&mut self, topic: &str, bodies: Vec<Bytes>, now: Nanos) -> Result<(), String> {
         self.pending = Self::publish_on(self.registry, self.pub_cell, topic, now, |t| {
             t.publish(bodies, now, &mut Deliver::default())
@@ -152,6 +156,9 @@ impl BrokerOps for ConnOps<'_> {
     ) -> Result<usize, String> {
         let me = Arc::clone(self.me);
         Self::on_topic(self.registry, self.sub_cell, topic, now, |st| {
+            if st.topic.channel(channel).is_none() {
+                tracing::info!("TOPIC({topic}): new channel({channel})");
+            }
             st.topic
                 .subscribe(channel, me, settings, now, &mut Deliver::default())
         })

@@ -1,4 +1,4 @@
-//! A connection's two halves: plain TCP halves (split without a lock), or
+//! A connection's two halves: plain TCP (or unix socket) halves (split without a lock), or
 //! the halves of an upgraded stream (TLS, compression), which can be
 //! reunited for the next upgrade.
 
@@ -40,12 +40,33 @@ fn reunite_plain(r: PlainRead, w: PlainWrite) -> Option<TcpStream> {
 
 pub(crate) enum Reader {
     Plain(PlainRead),
+    /// A unix socket's half (nsqd's `--tcp-address=<path>`).
+    #[cfg(not(madsim))]
+    Unix(tokio::net::unix::OwnedReadHalf),
     Boxed(ReadHalf<BoxStream>),
 }
 
 pub(crate) enum Writer {
     Plain(PlainWrite),
+    #[cfg(not(madsim))]
+    Unix(tokio::net::unix::OwnedWriteHalf),
     Boxed(WriteHalf<BoxStream>),
+}
+
+/// The halves of an accepted connection (TCP without Nagle's delay).
+pub(crate) fn split_conn(conn: crate::listen::Conn) -> (Reader, Writer) {
+    match conn {
+        crate::listen::Conn::Tcp(s) => {
+            let _ = s.set_nodelay(true);
+            let (r, w) = split(s);
+            (Reader::Plain(r), Writer::Plain(w))
+        }
+        #[cfg(not(madsim))]
+        crate::listen::Conn::Unix(s) => {
+            let (r, w) = s.into_split();
+            (Reader::Unix(r), Writer::Unix(w))
+        }
+    }
 }
 
 pub(crate) fn split_boxed(s: BoxStream) -> (Reader, Writer) {
@@ -59,6 +80,8 @@ pub(crate) fn reunite(r: Reader, w: Writer) -> Option<BoxStream> {
         (Reader::Plain(r), Writer::Plain(w)) => {
             reunite_plain(r, w).map(|s| Box::new(s) as BoxStream)
         }
+        #[cfg(not(madsim))]
+        (Reader::Unix(r), Writer::Unix(w)) => r.reunite(w).ok().map(|s| Box::new(s) as BoxStream),
         (Reader::Boxed(r), Writer::Boxed(w)) if r.is_pair_of(&w) => Some(r.unsplit(w)),
         _ => None,
     }
@@ -72,6 +95,8 @@ impl AsyncRead for Reader {
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Reader::Plain(r) => Pin::new(r).poll_read(cx, buf),
+            #[cfg(not(madsim))]
+            Reader::Unix(r) => Pin::new(r).poll_read(cx, buf),
             Reader::Boxed(r) => Pin::new(r).poll_read(cx, buf),
         }
     }
@@ -85,6 +110,8 @@ impl AsyncWrite for Writer {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Writer::Plain(w) => Pin::new(w).poll_write(cx, data),
+            #[cfg(not(madsim))]
+            Writer::Unix(w) => Pin::new(w).poll_write(cx, data),
             Writer::Boxed(w) => Pin::new(w).poll_write(cx, data),
         }
     }
@@ -92,6 +119,8 @@ impl AsyncWrite for Writer {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Writer::Plain(w) => Pin::new(w).poll_flush(cx),
+            #[cfg(not(madsim))]
+            Writer::Unix(w) => Pin::new(w).poll_flush(cx),
             Writer::Boxed(w) => Pin::new(w).poll_flush(cx),
         }
     }
@@ -99,6 +128,8 @@ impl AsyncWrite for Writer {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Writer::Plain(w) => Pin::new(w).poll_shutdown(cx),
+            #[cfg(not(madsim))]
+            Writer::Unix(w) => Pin::new(w).poll_shutdown(cx),
             Writer::Boxed(w) => Pin::new(w).poll_shutdown(cx),
         }
     }
@@ -110,6 +141,8 @@ impl AsyncWrite for Writer {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Writer::Plain(w) => Pin::new(w).poll_write_vectored(cx, bufs),
+            #[cfg(not(madsim))]
+            Writer::Unix(w) => Pin::new(w).poll_write_vectored(cx, bufs),
             Writer::Boxed(w) => Pin::new(w).poll_write_vectored(cx, bufs),
         }
     }
@@ -117,6 +150,8 @@ impl AsyncWrite for Writer {
     fn is_write_vectored(&self) -> bool {
         match self {
             Writer::Plain(w) => w.is_write_vectored(),
+            #[cfg(not(madsim))]
+            Writer::Unix(w) => w.is_write_vectored(),
             Writer::Boxed(w) => w.is_write_vectored(),
         }
     }

@@ -44,12 +44,18 @@ impl Conn {
         while !self.closed {
             let raw = match self.parser.next(&mut self.buf, &mut self.client) {
                 Ok(Some(raw)) => raw,
-                Ok(None) => break,
+                Ok(None) => {
+                    self.client
+                        .create_pending_topic(&mut broker.ops(self.client.id), now);
+                    break;
+                }
                 Err(ParseError::LineTooLong) => {
                     self.closed = true;
                     break;
                 }
                 Err(ParseError::Client(e)) => {
+                    self.client
+                        .create_pending_topic(&mut broker.ops(self.client.id), now);
                     self.fail(e);
                     break;
                 }
@@ -360,6 +366,28 @@ fn auth_grants_only_what_the_server_said() {
     assert!(!c.closed);
 }
 
+/// NSQ creates an MPUB's topic before reading the body: a bad body (count
+/// 0) leaves the topic behind, and so does a body still on its way; a
+/// refused line does not.
+#[test]
+fn mpub_creates_its_topic_before_reading_the_body() {
+    let mut b = broker();
+    let mut c = Conn::new(1);
+    c.send(&mut b, b"MPUB zero\n\x00\x00\x00\x04\x00\x00\x00\x00", T0);
+    assert_eq!(c.replies, ["E_BAD_BODY MPUB invalid message count 0"]);
+    assert!(b.topics.contains_key("zero"));
+
+    let mut c = Conn::new(2);
+    c.send(&mut b, b"MPUB waiting\n\x00\x00", T0);
+    assert!(c.replies.is_empty() && !c.closed);
+    assert!(b.topics.contains_key("waiting"));
+
+    let mut c = Conn::new(3);
+    c.send(&mut b, b"PUB never\n\x00\x00\x00\x00", T0);
+    c.send(&mut b, b"MPUB bad!\n", T0);
+    assert!(!b.topics.contains_key("never") && !b.topics.contains_key("bad!"));
+}
+
 #[test]
 fn mpub_authorization_is_checked_before_its_body() {
     let mut b = broker();
@@ -373,6 +401,7 @@ fn mpub_authorization_is_checked_before_its_body() {
         r#"E_UNAUTHORIZED AUTH failed for MPUB on "t" """#
     );
     assert!(c.closed);
+    assert!(!b.topics.contains_key("t"), "refused before NSQ's GetTopic");
 }
 
 #[test]

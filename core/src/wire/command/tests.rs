@@ -106,7 +106,7 @@ fn crlf_and_bare_rdy() {
     assert_eq!(one(b"NOP\r\n"), Ok(Command::Nop));
 }
 
-// The texts below are byte-exact captures from Go nsqd v1.3.0 (shared/fixtures/tcp-samples).
+// The texts below are byte-exact captures from Go nsqd v1.3.0 (testdata/tcp-samples).
 #[test]
 fn nsq_error_texts() {
     assert_eq!(err_text(b"BOGUS\n"), "E_INVALID invalid command BOGUS");
@@ -190,15 +190,61 @@ fn req_timeout_is_clamped_not_refused() {
     );
 }
 
+/// NSQ checks MPUB's announced size (`<= 0`, `> --max-body-size`) and then
+/// reads the count and the messages from the stream, whatever it announced.
 #[test]
-fn mpub_must_fill_its_body() {
+fn mpub_is_read_from_the_stream_as_nsq_reads_it() {
+    let a_and_bc = || {
+        Ok(Command::Mpub {
+            topic: "t".into(),
+            bodies: vec![Bytes::from_static(b"a"), Bytes::from_static(b"bc")],
+        })
+    };
+    // the announced size leaves out the 4-byte count (a client bug NSQ tolerates)
+    let short = b"MPUB t\n\x00\x00\x00\x0b\x00\x00\x00\x02\x00\x00\x00\x01a\x00\x00\x00\x02bcNOP\n";
+    for cuts in [&[][..], &[9, 12, 17, 22]] {
+        let (cmds, err) = parse_all(short, cuts);
+        assert_eq!((cmds, err), (vec![a_and_bc(), Ok(Command::Nop)], None));
+    }
+    // an announced size past the messages: what follows them is the next command
+    let (cmds, err) = parse_all(
+        b"MPUB t\n\x00\x00\x00\x0a\x00\x00\x00\x01\x00\x00\x00\x01aNOP\n",
+        &[],
+    );
+    assert_eq!(cmds.len(), 2);
+    assert_eq!((&cmds[1], err), (&Ok(Command::Nop), None));
+    // the announced size is still checked first
     assert_eq!(
-        err_text(b"MPUB t\n\x00\x00\x00\x0a\x00\x00\x00\x01\x00\x00\x00\x01ab"),
-        "E_BAD_BODY MPUB body has 1 bytes beyond its 1 messages"
+        err_text(b"MPUB t\n\x00\x00\x00\x00"),
+        "E_BAD_BODY MPUB invalid body size 0"
     );
     assert_eq!(
-        err_text(b"MPUB t\n\x00\x00\x00\x09\x00\x00\x00\x01\x00\x00\x00\x02a"),
-        "E_BAD_MESSAGE MPUB failed to read message body"
+        err_text(b"MPUB t\n\x00\x50\x00\x01"),
+        "E_BAD_BODY MPUB body too big 5242881 > 5242880"
+    );
+}
+
+/// NSQ would read up to count x --max-msg-size after a small announced
+/// size; we keep one MPUB's messages within --max-body-size.
+#[test]
+fn mpub_messages_stay_within_the_body_limit() {
+    let limits = Limits {
+        max_msg_size: 100,
+        max_body_size: 50,
+        max_req_timeout_ms: 0,
+    };
+    let mut parser = CommandParser::new(limits);
+    let mut rules = StatelessRules(limits);
+    let mut buf = BytesMut::from(&b"MPUB t\n\x00\x00\x00\x05\x00\x00\x00\x02\x00\x00\x00\x28"[..]);
+    buf.extend_from_slice(&[b'x'; 40]);
+    assert_eq!(parser.next(&mut buf, &mut rules), Ok(None));
+    buf.extend_from_slice(b"\x00\x00\x00\x02");
+    assert_eq!(
+        parser.next(&mut buf, &mut rules),
+        Err(ParseError::Client(ClientError::fatal(
+            "E_BAD_BODY",
+            "MPUB body too big 54 > 50"
+        )))
     );
 }
 
@@ -225,7 +271,7 @@ fn long_lines_close_silently() {
 fn eof_errors_name_the_missing_piece() {
     let limits = Limits::default();
     let mut rules = StatelessRules(limits);
-    let cases: [(&[u8], Option<&str>); 5] = [
+    let cases: [(&[u8], Option<&str>); 6] = [
         (b"PUB t", None),
         (
             b"PUB t\n\x00\x00",
@@ -242,6 +288,10 @@ fn eof_errors_name_the_missing_piece() {
         (
             b"MPUB t\n\x00\x00\x00\x10\x00\x00\x00\x02\x00\x00\x00\x01a\x00",
             Some("E_BAD_MESSAGE MPUB failed to read message(1) body size"),
+        ),
+        (
+            b"MPUB t\n\x00\x00\x00\x09\x00\x00\x00\x01\x00\x00\x00\x02a",
+            Some("E_BAD_MESSAGE MPUB failed to read message body"),
         ),
     ];
     for (input, want) in cases {
