@@ -53,6 +53,10 @@ pub struct Options {
     pub max_heartbeat_interval: Duration,
     pub max_rdy_count: i64,
     pub max_output_buffer_size: i64,
+    /// Beyond NSQ (no flag): message bytes a connection may have waiting
+    /// to be written before its channel stops handing it messages (README:
+    /// Limits). The simulator sets it small to reach it quickly.
+    pub max_unwritten_bytes: u64,
     pub max_output_buffer_timeout: Duration,
     pub min_output_buffer_timeout: Duration,
     pub output_buffer_timeout: Duration,
@@ -120,6 +124,7 @@ impl Default for Options {
             max_heartbeat_interval: Duration::from_secs(60),
             max_rdy_count: 2500,
             max_output_buffer_size: 64 * 1024,
+            max_unwritten_bytes: crate::broker::config::MAX_UNWRITTEN,
             max_output_buffer_timeout: Duration::from_secs(30),
             min_output_buffer_timeout: Duration::from_millis(25),
             output_buffer_timeout: Duration::from_millis(250),

@@ -5,10 +5,10 @@
 use bytes::BytesMut;
 use nsq_core::wire::command::encode;
 use nsq_core::wire::frame::{Frame, FrameDecoder};
+use nsq_runtime_tokio::net::TcpStream;
 use std::io;
 use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
-use tokio::net::TcpStream;
 
 fn protocol_error(what: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what.into())
@@ -73,7 +73,7 @@ impl Writer {
 /// Connects, sends the magic and IDENTIFY (`identify` is its JSON body),
 /// and reads IDENTIFY's answer.
 pub async fn connect(addr: SocketAddr, identify: &[u8]) -> io::Result<(Reader, Writer, Vec<u8>)> {
-    let stream = TcpStream::connect(addr).await?;
+    let stream = nsq_runtime_tokio::net::connect(addr).await?;
     let (rd, wr) = tokio::io::split(stream);
     let mut r = Reader {
         rd,

@@ -14,6 +14,7 @@ pub mod http_api;
 pub mod http_client;
 pub mod listen;
 pub mod lookupd;
+pub mod net;
 #[cfg(not(madsim))]
 pub mod nsqadmin;
 pub mod nsqd;

@@ -14,11 +14,12 @@
 //! Under the simulator there are no real sockets: TCP listeners are bound
 //! with the simulator's `bind` (no backlog, no unix sockets).
 
+use crate::net::TcpStream;
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 /// Go's `net.SplitHostPort`: `host:port`, `[v6]:port` or `:port`; `None`
 /// for anything else (no port, more than one colon outside brackets).
@@ -212,7 +213,7 @@ impl Listener {
     pub async fn accept(&self) -> io::Result<(Conn, Peer)> {
         match self {
             Listener::Tcp(l) => {
-                let (s, a) = l.accept().await?;
+                let (s, a) = crate::net::accept(l).await?;
                 Ok((Conn::Tcp(s), Peer::tcp(a)))
             }
             #[cfg(not(madsim))]

@@ -28,16 +28,22 @@ pub struct Behaviour {
     pub ignore: f64,
     /// Chance of requeueing for 5 to 20 s (the message is held deferred).
     pub long_requeue: f64,
+    /// Stops reading its socket for a while (its connection alive: it
+    /// still sends NOPs), with a large RDY: nsqd must not hold more for it
+    /// than its bound.
+    pub stalls: bool,
 }
 
 impl Behaviour {
     /// A random behaviour; `lossy` allows ignoring messages, `long` long
-    /// requeues.
-    pub fn draw(lossy: bool, long: bool) -> Behaviour {
+    /// requeues, `stall` stalling.
+    pub fn draw(lossy: bool, long: bool, stall: bool) -> Behaviour {
         let mut rng = thread_rng();
+        let stalls = stall && rng.gen_bool(0.3);
         Behaviour {
+            stalls,
             long_requeue: if long && rng.gen_bool(0.5) { 0.02 } else { 0.0 },
-            rdy: rng.gen_range(1..=4),
+            rdy: if stalls { 500 } else { rng.gen_range(1..=4) },
             work_ms: (0, rng.gen_range(1..200)),
             requeue: if rng.gen_bool(0.5) { 0.05 } else { 0.0 },
             ignore: if lossy && rng.gen_bool(0.5) {
@@ -56,6 +62,7 @@ impl Behaviour {
             requeue: 0.0,
             ignore: 0.0,
             long_requeue: 0.0,
+            stalls: false,
         }
     }
 }
@@ -139,7 +146,36 @@ async fn session(spec: &Spec, ledger: &Arc<Ledger>) -> std::io::Result<()> {
             }
         }
     });
+    // When this connection stops reading, and for how long.
+    let mut stall = spec.behaviour.stalls.then(|| {
+        let mut rng = thread_rng();
+        (
+            madsim::time::Instant::now() + Duration::from_millis(rng.gen_range(500..8000)),
+            Duration::from_millis(rng.gen_range(2000..8000)),
+        )
+    });
     let result = loop {
+        if let Some((at, hold)) = stall {
+            if madsim::time::Instant::now() >= at {
+                stall = None;
+                // What it reads after this may be arbitrarily late.
+                conn.tainted
+                    .store(true, std::sync::atomic::Ordering::Release);
+                let keepalive = {
+                    let tx = tx.clone();
+                    madsim::task::spawn(async move {
+                        loop {
+                            madsim::time::sleep(Duration::from_millis(400)).await;
+                            if tx.send(Cmd::Nop).is_err() {
+                                return;
+                            }
+                        }
+                    })
+                };
+                madsim::time::sleep(hold).await;
+                keepalive.abort();
+            }
+        }
         let frame = match rd.next().await {
             Ok(Some(f)) => f,
             Ok(None) => break Ok(()),

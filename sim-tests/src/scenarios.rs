@@ -168,6 +168,7 @@ async fn crash_recovery() -> Result<String, String> {
         lifecycle: true,
         max_bytes_per_file: Some(16 * 1024),
         long_requeues: true,
+        stalls: Some(16 * 1024),
         ..Setup::default()
     };
     messaging(setup, mix).await
@@ -182,7 +183,11 @@ async fn partitions() -> Result<String, String> {
         network: true,
         ..Mix::default()
     };
-    messaging(Setup::default(), mix).await
+    let setup = Setup {
+        stalls: Some(16 * 1024),
+        ..Setup::default()
+    };
+    messaging(setup, mix).await
 }
 
 /// Slow disks, EIO and full disks, and crashes on top.
@@ -197,6 +202,7 @@ async fn slow_disk() -> Result<String, String> {
         lossy: false,
         max_bytes_per_file: Some(16 * 1024),
         long_requeues: true,
+        stalls: Some(16 * 1024),
         ..Setup::default()
     };
     messaging(setup, mix).await
@@ -242,6 +248,7 @@ async fn chaos() -> Result<String, String> {
         lifecycle: true,
         max_bytes_per_file: Some(32 * 1024),
         long_requeues: true,
+        stalls: Some(16 * 1024),
         ..Setup::default()
     };
     messaging(setup, mix).await

@@ -42,6 +42,10 @@ pub struct Setup {
     /// Consumers sometimes requeue a message for long (it is held deferred
     /// while everything else flows).
     pub long_requeues: bool,
+    /// Some consumers stop reading for a while with a large RDY, and nsqd
+    /// holds at most this much for a connection (its max_unwritten_bytes,
+    /// small so that the bound is reached).
+    pub stalls: Option<u64>,
 }
 
 impl Default for Setup {
@@ -59,6 +63,7 @@ impl Default for Setup {
             lifecycle: false,
             max_bytes_per_file: None,
             long_requeues: false,
+            stalls: None,
         }
     }
 }
@@ -104,6 +109,10 @@ impl World {
             max_bytes_per_file: setup
                 .max_bytes_per_file
                 .unwrap_or(defaults.max_bytes_per_file),
+            max_unwritten_bytes: setup.stalls.unwrap_or(defaults.max_unwritten_bytes),
+            // Bodies here are at most ~350 bytes: a small limit keeps the
+            // bound on what a connection holds tight enough to be reached.
+            max_msg_size: 4096,
             lookupd_tcp_addresses: lookupds.iter().map(|l| l.tcp_addr().to_string()).collect(),
             ..defaults
         }
@@ -175,7 +184,11 @@ impl World {
                             incarnation: Arc::new(move || inc.incarnation_since()),
                             topic: setup.topic.clone(),
                             channel: ch.clone(),
-                            behaviour: Behaviour::draw(setup.lossy, setup.long_requeues),
+                            behaviour: Behaviour::draw(
+                                setup.lossy,
+                                setup.long_requeues,
+                                setup.stalls.is_some(),
+                            ),
                         }),
                     ));
                 }
@@ -330,6 +343,7 @@ impl World {
             nsqds: self.nsqds.clone(),
             ledger: Arc::clone(&self.ledger),
             output_bound: nsq_runtime_tokio::nsqd::connection_output_bound(&opts),
+            message_bound: nsq_runtime_tokio::nsqd::connection_message_bound(&opts),
         }
     }
 

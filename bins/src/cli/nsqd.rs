@@ -403,6 +403,7 @@ impl NsqdFlags {
                 f.int("max_output_buffer_size"),
                 d.max_output_buffer_size,
             )?,
+            max_unwritten_bytes: d.max_unwritten_bytes,
             max_output_buffer_timeout: pick(
                 self.max_output_buffer_timeout,
                 f.duration("max_output_buffer_timeout"),

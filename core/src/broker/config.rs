@@ -41,7 +41,7 @@ impl BrokerConfig {
             disk: with_disk.then(|| Arc::new(opts.clone())),
             e2e_percentiles: opts.e2e_processing_latency_percentiles.as_slice().into(),
             e2e_window: nanos(opts.e2e_processing_latency_window_time),
-            max_unwritten: MAX_UNWRITTEN,
+            max_unwritten: opts.max_unwritten_bytes.max(1),
         }
     }
 

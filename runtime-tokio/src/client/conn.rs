@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
-use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 const READ_CHUNK: usize = 64 * 1024;
@@ -115,7 +114,7 @@ pub(crate) async fn dial(
     cfg: &Config,
     first: Option<&[u8]>,
 ) -> Result<Established, Error> {
-    let tcp = tokio::time::timeout(cfg.dial_timeout, TcpStream::connect(addr))
+    let tcp = tokio::time::timeout(cfg.dial_timeout, crate::net::connect(addr))
         .await
         .map_err(|_| Error::Timeout("dial"))??;
     let _ = tcp.set_nodelay(true);

@@ -4,13 +4,14 @@
 
 use super::Shared;
 use crate::clock;
+use crate::net::TcpStream;
 use bytes::BytesMut;
 use nsq_core::lookup::server::{put_response, ReadError, Session};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub(crate) async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
@@ -24,7 +25,7 @@ pub(crate) async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
         tokio::select! {
             biased; // a fixed order, so simulated runs repeat (README: Simulation)
             _ = shared.stop.notified() => break,
-            r = listener.accept() => match r {
+            r = crate::net::accept(&listener) => match r {
                 Ok((stream, peer)) => {
                     next_id += 1;
                     let id = next_id;

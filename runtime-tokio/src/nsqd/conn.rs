@@ -32,9 +32,6 @@ pub(crate) const READ_CHUNK: usize = 64 * 1024;
 /// instead of growing our memory). Message frames are bounded apart, by the
 /// channel (`BrokerConfig::max_unwritten`).
 pub(crate) const MAX_PENDING_RESPONSES: usize = 256 * 1024;
-/// Message bytes written before the channel hears of it (a quarter of what
-/// may wait unwritten, so delivery never stalls on a late report).
-const REPORT_WRITTEN: u64 = nsq_core::broker::config::MAX_UNWRITTEN / 4;
 
 pub(crate) async fn serve(inner: Arc<Inner>, stream: Conn, peer: Peer) {
     let (mut rd, mut wr) = split_conn(stream);
@@ -115,9 +112,9 @@ async fn write_loop(shared: Handle, mut wr: Writer) -> Option<Writer> {
             shared.writer_wakeup().await;
             continue;
         }
-        shared.set_in_write(buf.len());
+        shared.set_in_write(buf.len(), msg_bytes);
         let ok = wr.write_all(&buf).await.is_ok() && wr.flush().await.is_ok();
-        shared.set_in_write(0);
+        shared.set_in_write(0, 0);
         buf.clear();
         if ok {
             shared.add_written(msg_bytes);
@@ -421,7 +418,10 @@ impl<'a> Session<'a> {
     /// Tells the channel how much of its messages the writer has written,
     /// which lets it hand this consumer more.
     fn report_written(&mut self) {
-        let Some(n) = self.shared.take_written(REPORT_WRITTEN) else {
+        // Reported in quarters of what may wait unwritten: delivery never
+        // stalls on a report still to come.
+        let every = (self.inner.opts.max_unwritten_bytes / 4).max(1);
+        let Some(n) = self.shared.take_written(every) else {
             return;
         };
         let (Some(sub), Some(cell)) = (&self.client.sub, &self.sub_cell) else {

@@ -13,7 +13,6 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
 
@@ -228,7 +227,7 @@ async fn run_conn(
     mut rx: UnboundedReceiver<Vec<u8>>,
     io: UnboundedSender<Io>,
 ) {
-    let stream = match TcpStream::connect(&addr).await {
+    let stream = match crate::net::connect(&addr).await {
         Ok(s) => s,
         Err(e) => {
             let _ = io.send(Io::Closed(conn, format!("dial tcp {addr}: {e}")));

@@ -174,11 +174,15 @@ impl Inner {
 /// (plus what the commands of the read in hand answer: an error is at most
 /// four times its command's size).
 pub fn connection_output_bound(opts: &Options) -> u64 {
-    let max_frame = opts.max_msg_size.max(0) as u64 + 8 + 26;
-    nsq_core::broker::config::MAX_UNWRITTEN
-        + max_frame
+    connection_message_bound(opts)
         + conn::MAX_PENDING_RESPONSES as u64
         + 4 * conn::READ_CHUNK as u64
+}
+
+/// The part of [`connection_output_bound`] that message frames may take.
+pub fn connection_message_bound(opts: &Options) -> u64 {
+    let max_frame = opts.max_msg_size.max(0) as u64 + 8 + 26;
+    opts.max_unwritten_bytes + max_frame
 }
 
 /// A running nsqd.

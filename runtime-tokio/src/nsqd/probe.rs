@@ -109,15 +109,12 @@ impl Probe {
     }
 
     /// The most bytes any one connection holds for its client (waiting to
-    /// be written, or being written).
-    pub fn max_connection_output(&self) -> u64 {
-        self.0
-            .conns
-            .all()
-            .iter()
-            .map(|c| c.held())
-            .max()
-            .unwrap_or(0)
+    /// be written, or being written): in all, and of message frames.
+    pub fn max_connection_output(&self) -> (u64, u64) {
+        let conns = self.0.conns.all();
+        let all = conns.iter().map(|c| c.held()).max().unwrap_or(0);
+        let msgs = conns.iter().map(|c| c.held_messages()).max().unwrap_or(0);
+        (all, msgs)
     }
 
     /// Creates a channel (and its topic), as `POST /channel/create` does

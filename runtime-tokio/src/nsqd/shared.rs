@@ -38,8 +38,10 @@ pub struct ConnShared {
     /// Message frame bytes written to the socket since the reader last told
     /// the channel ([`ConnShared::take_written`]).
     written: AtomicU64,
-    /// Bytes the writer took out of `out` and is writing now.
+    /// Bytes the writer took out of `out` and is writing now, and how many
+    /// of them are message frames.
     in_write: AtomicU64,
+    in_write_msgs: AtomicU64,
     /// Wakes the writer: output is waiting, or it should finish.
     writer_wake: Notify,
     /// Wakes the reader: output drained, or the connection must close.
@@ -113,9 +115,16 @@ impl ConnShared {
         self.pending() as u64 + self.in_write.load(Ordering::Acquire)
     }
 
-    /// The writer is writing `n` bytes it took out (0: done).
-    pub fn set_in_write(&self, n: usize) {
+    /// Bytes of message frames this connection holds for its client.
+    pub fn held_messages(&self) -> u64 {
+        self.out().msg_bytes + self.in_write_msgs.load(Ordering::Acquire)
+    }
+
+    /// The writer is writing `n` bytes it took out, `msgs` of them message
+    /// frames (0, 0: done).
+    pub fn set_in_write(&self, n: usize, msgs: u64) {
         self.in_write.store(n as u64, Ordering::Release);
+        self.in_write_msgs.store(msgs, Ordering::Release);
     }
 
     /// Bytes of responses, errors and heartbeats waiting to be written

@@ -2,12 +2,12 @@
 //! the halves of an upgraded stream (TLS, compression), which can be
 //! reunited for the next upgrade.
 
+use crate::net::TcpStream;
 use crate::stream::BoxStream;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf, ReadHalf, WriteHalf};
-use tokio::net::TcpStream;
 
 #[cfg(not(madsim))]
 type PlainRead = tokio::net::tcp::OwnedReadHalf;
