@@ -157,6 +157,42 @@ impl ConfigFile {
             Some(v) => Err(self.err(key, v, "a list of numbers")),
         }
     }
+
+    /// The flag's value if given, else the file's value for `key`.
+    pub fn flag_or_file<T: ConfigValue>(
+        &self,
+        flag: Option<T>,
+        key: &str,
+    ) -> Result<Option<T>, String> {
+        match flag {
+            Some(v) => Ok(Some(v)),
+            None => T::read(self, key),
+        }
+    }
+}
+
+/// The types an option's value is read as from a config file.
+pub trait ConfigValue: Sized {
+    fn read(file: &ConfigFile, key: &str) -> Result<Option<Self>, String>;
+}
+
+macro_rules! config_values {
+    ($($t:ty => $read:ident),*) => {$(
+        impl ConfigValue for $t {
+            fn read(file: &ConfigFile, key: &str) -> Result<Option<Self>, String> {
+                file.$read(key)
+            }
+        }
+    )*};
+}
+
+config_values!(String => string, i64 => int, bool => bool, Duration => duration, Vec<String> => strings);
+
+/// A port: an integer, cut to 16 bits.
+impl ConfigValue for u16 {
+    fn read(file: &ConfigFile, key: &str) -> Result<Option<Self>, String> {
+        file.int(key).map(|v| v.map(|p| p as u16))
+    }
 }
 
 /// Resolves one option: the flag if given, else the config file, else the default.
@@ -165,18 +201,6 @@ pub fn pick<T>(flag: Option<T>, file: Result<Option<T>, String>, default: T) -> 
         Some(v) => Ok(v),
         None => Ok(file?.unwrap_or(default)),
     }
-}
-
-/// Like [`pick`] for repeatable flags, where an empty list means "not given".
-pub fn pick_list<T>(
-    flag: Vec<T>,
-    file: Result<Option<Vec<T>>, String>,
-    default: Vec<T>,
-) -> Result<Vec<T>, String> {
-    if !flag.is_empty() {
-        return Ok(flag);
-    }
-    Ok(file?.unwrap_or(default))
 }
 
 #[cfg(test)]

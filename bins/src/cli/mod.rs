@@ -3,6 +3,7 @@
 pub mod args;
 pub mod config;
 pub mod duration;
+pub mod flags;
 pub mod logging;
 pub mod nsqadmin;
 pub mod nsqd;

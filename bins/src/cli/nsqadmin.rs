@@ -1,105 +1,99 @@
 //! nsqadmin's flags, with NSQ v1.3.0's names and defaults, resolved
 //! against a `--config` file (flags win) into core [`AdminOptions`].
 
-use super::config::{pick, pick_list, ConfigFile};
+use super::config::pick;
 use super::duration;
+use super::flags::{daemon_flags, log_format};
 use super::logging::LogFormat;
-use clap::{ArgAction, Parser};
+use clap::Parser;
 use nsq_core::admin::AdminOptions;
 use nsq_core::api::config::LogLevel;
 use std::time::Duration;
 
-/// nsqadmin: the web UI and JSON API for an NSQ cluster.
-#[derive(Debug, Parser)]
-#[command(
-    // Go's flag package keeps the last of a repeated flag (lists append).
-    args_override_self = true,
-    name = "nsqadmin",
-    disable_version_flag = true,
-    about = "nsqadmin is a web UI to view aggregated cluster stats in realtime and perform various administrative tasks (NSQ v1.3.0 compatible)"
-)]
-pub struct NsqadminFlags {
-    /// print version string
-    #[arg(long, action = ArgAction::SetTrue)]
-    pub version: bool,
-    /// path to config file (TOML; command-line flags take precedence)
-    #[arg(long)]
-    pub config: Option<String>,
-    /// set log verbosity: debug, info, warn, error, or fatal [default: info]
-    #[arg(long)]
-    pub log_level: Option<String>,
-    /// log message prefix [default: "[nsqadmin] "]
-    #[arg(long)]
-    pub log_prefix: Option<String>,
-    /// beyond NSQ: log line format, nsq (NSQ's lines) or json (one object per line) [default: nsq]
-    #[arg(long)]
-    pub log_format: Option<String>,
-    /// [deprecated] has no effect, use --log-level
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", hide = true)]
-    pub verbose: Option<bool>,
-    /// <addr>:<port> to listen on for HTTP clients [default: 0.0.0.0:4171]
-    #[arg(long)]
-    pub http_address: Option<String>,
-    /// URL base path [default: /]
-    #[arg(long)]
-    pub base_path: Option<String>,
-    /// (development use only; the UI is always the one built in)
-    #[arg(long, hide = true)]
-    pub dev_static_dir: Option<String>,
-    /// graphite HTTP address
-    #[arg(long)]
-    pub graphite_url: Option<String>,
-    /// proxy HTTP requests to graphite
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub proxy_graphite: Option<bool>,
-    /// The counter stats key formatting applied by the implementation of statsd. If no formatting is desired, set this to an empty string. [default: stats.counters.%s.count]
-    #[arg(long)]
-    pub statsd_counter_format: Option<String>,
-    /// The gauge stats key formatting applied by the implementation of statsd. If no formatting is desired, set this to an empty string. [default: stats.gauges.%s]
-    #[arg(long)]
-    pub statsd_gauge_format: Option<String>,
-    /// prefix used for keys sent to statsd (%s for host replacement, must match nsqd) [default: nsq.%s]
-    #[arg(long)]
-    pub statsd_prefix: Option<String>,
-    /// time interval nsqd is configured to push to statsd (must match nsqd) [default: 1m0s]
-    #[arg(long, value_parser = duration::parse)]
-    pub statsd_interval: Option<Duration>,
-    /// HTTP endpoint (fully qualified) to which POST notifications of admin actions will be sent
-    #[arg(long)]
-    pub notification_http_endpoint: Option<String>,
-    /// timeout for HTTP connect [default: 2s]
-    #[arg(long, value_parser = duration::parse)]
-    pub http_client_connect_timeout: Option<Duration>,
-    /// timeout for HTTP request [default: 5s]
-    #[arg(long, value_parser = duration::parse)]
-    pub http_client_request_timeout: Option<Duration>,
-    /// configure the HTTP client to skip verification of TLS certificates
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub http_client_tls_insecure_skip_verify: Option<bool>,
-    /// path to CA file for the HTTP client
-    #[arg(long)]
-    pub http_client_tls_root_ca_file: Option<String>,
-    /// path to certificate file for the HTTP client
-    #[arg(long)]
-    pub http_client_tls_cert: Option<String>,
-    /// path to key file for the HTTP client
-    #[arg(long)]
-    pub http_client_tls_key: Option<String>,
-    /// A CIDR from which to allow HTTP requests to the /config endpoint [default: 127.0.0.1/8]
-    #[arg(long)]
-    pub allow_config_from_cidr: Option<String>,
-    /// HTTP header to check for authenticated admin users [default: X-Forwarded-User]
-    #[arg(long)]
-    pub acl_http_header: Option<String>,
-    /// lookupd HTTP address (may be given multiple times)
-    #[arg(long)]
-    pub lookupd_http_address: Vec<String>,
-    /// nsqd HTTP address (may be given multiple times)
-    #[arg(long)]
-    pub nsqd_http_address: Vec<String>,
-    /// admin user (may be given multiple times; if specified, only these users will be able to perform privileged actions; acl-http-header is used to determine the authenticated user)
-    #[arg(long)]
-    pub admin_user: Vec<String>,
+daemon_flags! {
+    /// nsqadmin: the web UI and JSON API for an NSQ cluster.
+    #[derive(Debug, Parser)]
+    #[command(
+        // Go's flag package keeps the last of a repeated flag (lists append).
+        args_override_self = true,
+        name = "nsqadmin",
+        disable_version_flag = true,
+        about = "nsqadmin is a web UI to view aggregated cluster stats in realtime and perform various administrative tasks (NSQ v1.3.0 compatible)"
+    )]
+    pub struct NsqadminFlags => AdminOptions {
+        /// set log verbosity: debug, info, warn, error, or fatal [default: info]
+        #[arg(long)]
+        log_level: Option<String> => _,
+        /// log message prefix [default: "[nsqadmin] "]
+        #[arg(long)]
+        log_prefix: Option<String>,
+        /// beyond NSQ: log line format, nsq (NSQ's lines) or json (one object per line) [default: nsq]
+        #[arg(long)]
+        log_format: Option<String> => _,
+        /// <addr>:<port> to listen on for HTTP clients [default: 0.0.0.0:4171]
+        #[arg(long)]
+        http_address: Option<String>,
+        /// URL base path [default: /]
+        #[arg(long)]
+        base_path: Option<String>,
+        /// (development use only; the UI is always the one built in)
+        #[arg(long, hide = true)]
+        dev_static_dir: Option<String>,
+        /// graphite HTTP address
+        #[arg(long)]
+        graphite_url: Option<String>,
+        /// proxy HTTP requests to graphite
+        #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+        proxy_graphite: Option<bool>,
+        /// The counter stats key formatting applied by the implementation of statsd. If no formatting is desired, set this to an empty string. [default: stats.counters.%s.count]
+        #[arg(long)]
+        statsd_counter_format: Option<String>,
+        /// The gauge stats key formatting applied by the implementation of statsd. If no formatting is desired, set this to an empty string. [default: stats.gauges.%s]
+        #[arg(long)]
+        statsd_gauge_format: Option<String>,
+        /// prefix used for keys sent to statsd (%s for host replacement, must match nsqd) [default: nsq.%s]
+        #[arg(long)]
+        statsd_prefix: Option<String>,
+        /// time interval nsqd is configured to push to statsd (must match nsqd) [default: 1m0s]
+        #[arg(long, value_parser = duration::parse)]
+        statsd_interval: Option<Duration>,
+        /// HTTP endpoint (fully qualified) to which POST notifications of admin actions will be sent
+        #[arg(long)]
+        notification_http_endpoint: Option<String>,
+        /// timeout for HTTP connect [default: 2s]
+        #[arg(long, value_parser = duration::parse)]
+        http_client_connect_timeout: Option<Duration>,
+        /// timeout for HTTP request [default: 5s]
+        #[arg(long, value_parser = duration::parse)]
+        http_client_request_timeout: Option<Duration>,
+        /// configure the HTTP client to skip verification of TLS certificates
+        #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+        http_client_tls_insecure_skip_verify: Option<bool>,
+        /// path to CA file for the HTTP client
+        #[arg(long)]
+        http_client_tls_root_ca_file: Option<String>,
+        /// path to certificate file for the HTTP client
+        #[arg(long)]
+        http_client_tls_cert: Option<String>,
+        /// path to key file for the HTTP client
+        #[arg(long)]
+        http_client_tls_key: Option<String>,
+        /// A CIDR from which to allow HTTP requests to the /config endpoint [default: 127.0.0.1/8]
+        #[arg(long)]
+        allow_config_from_cidr: Option<String>,
+        /// HTTP header to check for authenticated admin users [default: X-Forwarded-User]
+        #[arg(long)]
+        acl_http_header: Option<String>,
+        /// lookupd HTTP address (may be given multiple times)
+        #[arg(long)]
+        lookupd_http_address: Vec<String> => nsqlookupd_http_addresses,
+        /// nsqd HTTP address (may be given multiple times)
+        #[arg(long)]
+        nsqd_http_address: Vec<String> => nsqd_http_addresses,
+        /// admin user (may be given multiple times; if specified, only these users will be able to perform privileged actions; acl-http-header is used to determine the authenticated user)
+        #[arg(long)]
+        admin_user: Vec<String> => admin_users,
+    }
 }
 
 impl NsqadminFlags {
@@ -110,114 +104,16 @@ impl NsqadminFlags {
     }
 
     /// [`NsqadminFlags::resolve`], and how log lines are written.
-    pub fn resolve_with_format(self) -> Result<(AdminOptions, LogFormat), String> {
-        let file = match &self.config {
-            Some(path) => ConfigFile::load(path)?,
-            None => ConfigFile::default(),
+    pub fn resolve_with_format(mut self) -> Result<(AdminOptions, LogFormat), String> {
+        let f = &self.config_file()?;
+        let log_format = log_format(self.log_format.take(), f)?;
+        let log_level = pick(self.log_level.take(), f.string("log_level"), "info".into())?;
+        let mut options = AdminOptions {
+            log_level: LogLevel::parse(&log_level)
+                .map_err(|_| format!("failed parsing log_level {log_level:?}"))?,
+            ..AdminOptions::default()
         };
-        let f = &file;
-        let log_format = LogFormat::parse(&pick(
-            self.log_format,
-            f.string("log_format"),
-            String::new(),
-        )?)?;
-        let d = AdminOptions::default();
-        let log_level = pick(self.log_level, f.string("log_level"), "info".into())?;
-        let log_level = LogLevel::parse(&log_level)
-            .map_err(|_| format!("failed parsing log_level {log_level:?}"))?;
-        let options = AdminOptions {
-            log_level,
-            log_prefix: pick(self.log_prefix, f.string("log_prefix"), d.log_prefix)?,
-            http_address: pick(self.http_address, f.string("http_address"), d.http_address)?,
-            base_path: pick(self.base_path, f.string("base_path"), d.base_path)?,
-            dev_static_dir: pick(
-                self.dev_static_dir,
-                f.string("dev_static_dir"),
-                d.dev_static_dir,
-            )?,
-            graphite_url: pick(self.graphite_url, f.string("graphite_url"), d.graphite_url)?,
-            proxy_graphite: pick(
-                self.proxy_graphite,
-                f.bool("proxy_graphite"),
-                d.proxy_graphite,
-            )?,
-            statsd_prefix: pick(
-                self.statsd_prefix,
-                f.string("statsd_prefix"),
-                d.statsd_prefix,
-            )?,
-            statsd_counter_format: pick(
-                self.statsd_counter_format,
-                f.string("statsd_counter_format"),
-                d.statsd_counter_format,
-            )?,
-            statsd_gauge_format: pick(
-                self.statsd_gauge_format,
-                f.string("statsd_gauge_format"),
-                d.statsd_gauge_format,
-            )?,
-            statsd_interval: pick(
-                self.statsd_interval,
-                f.duration("statsd_interval"),
-                d.statsd_interval,
-            )?,
-            nsqlookupd_http_addresses: pick_list(
-                self.lookupd_http_address,
-                f.strings("nsqlookupd_http_addresses"),
-                d.nsqlookupd_http_addresses,
-            )?,
-            nsqd_http_addresses: pick_list(
-                self.nsqd_http_address,
-                f.strings("nsqd_http_addresses"),
-                d.nsqd_http_addresses,
-            )?,
-            http_client_connect_timeout: pick(
-                self.http_client_connect_timeout,
-                f.duration("http_client_connect_timeout"),
-                d.http_client_connect_timeout,
-            )?,
-            http_client_request_timeout: pick(
-                self.http_client_request_timeout,
-                f.duration("http_client_request_timeout"),
-                d.http_client_request_timeout,
-            )?,
-            http_client_tls_insecure_skip_verify: pick(
-                self.http_client_tls_insecure_skip_verify,
-                f.bool("http_client_tls_insecure_skip_verify"),
-                d.http_client_tls_insecure_skip_verify,
-            )?,
-            http_client_tls_root_ca_file: pick(
-                self.http_client_tls_root_ca_file,
-                f.string("http_client_tls_root_ca_file"),
-                d.http_client_tls_root_ca_file,
-            )?,
-            http_client_tls_cert: pick(
-                self.http_client_tls_cert,
-                f.string("http_client_tls_cert"),
-                d.http_client_tls_cert,
-            )?,
-            http_client_tls_key: pick(
-                self.http_client_tls_key,
-                f.string("http_client_tls_key"),
-                d.http_client_tls_key,
-            )?,
-            allow_config_from_cidr: pick(
-                self.allow_config_from_cidr,
-                f.string("allow_config_from_cidr"),
-                d.allow_config_from_cidr,
-            )?,
-            notification_http_endpoint: pick(
-                self.notification_http_endpoint,
-                f.string("notification_http_endpoint"),
-                d.notification_http_endpoint,
-            )?,
-            acl_http_header: pick(
-                self.acl_http_header,
-                f.string("acl_http_header"),
-                d.acl_http_header,
-            )?,
-            admin_users: pick_list(self.admin_user, f.strings("admin_users"), d.admin_users)?,
-        };
+        self.merge_into(f, &mut options)?;
         Ok((options, log_format))
     }
 }

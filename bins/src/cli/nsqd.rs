@@ -1,9 +1,10 @@
 //! nsqd's flags, with NSQ v1.3.0's names and defaults, resolved against a
 //! `--config` file (flags win) into core [`Options`].
 
-use super::config::{pick, pick_list, ConfigFile};
+use super::config::{pick, ConfigFile};
 use super::duration;
-use clap::{ArgAction, Parser};
+use super::flags::{daemon_flags, log_format, FlagValue};
+use clap::Parser;
 use nsq_core::options::TlsRequired;
 use nsq_core::Options;
 use std::time::Duration;
@@ -36,192 +37,204 @@ fn percentiles(s: &str) -> Result<Vec<f64>, String> {
         .collect()
 }
 
-/// nsqd: the daemon that receives, queues and delivers messages.
-#[derive(Debug, Parser)]
-#[command(
-    // Go's flag package keeps the last of a repeated flag (lists append).
-    args_override_self = true,
-    name = "nsqd",
-    disable_version_flag = true,
-    about = "nsqd receives, queues and delivers messages to clients (NSQ v1.3.0 compatible)"
-)]
-pub struct NsqdFlags {
-    /// print version string
-    #[arg(long, action = ArgAction::SetTrue)]
-    pub version: bool,
-    /// path to config file (TOML; command-line flags take precedence)
-    #[arg(long)]
-    pub config: Option<String>,
-    /// set log verbosity: debug, info, warn, error, or fatal
-    #[arg(long)]
-    pub log_level: Option<String>,
-    /// log message prefix [default: "[nsqd] "]
-    #[arg(long)]
-    pub log_prefix: Option<String>,
-    /// beyond NSQ: log line format, nsq (NSQ's lines) or json (one object per line) [default: nsq]
-    #[arg(long)]
-    pub log_format: Option<String>,
-    /// [deprecated] has no effect, use --log-level
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", hide = true)]
-    pub verbose: Option<bool>,
-    /// unique part for message IDs, (int) in range [0,1024) (default is hash of hostname)
-    #[arg(long)]
-    pub node_id: Option<i64>,
-    /// [deprecated] use --node-id
-    #[arg(long, hide = true)]
-    pub worker_id: Option<i64>,
-    /// <addr>:<port> to listen on for HTTPS clients [default: 0.0.0.0:4152]
-    #[arg(long)]
-    pub https_address: Option<String>,
-    /// <addr>:<port> to listen on for HTTP clients [default: 0.0.0.0:4151]
-    #[arg(long)]
-    pub http_address: Option<String>,
-    /// <addr>:<port> to listen on for TCP clients [default: 0.0.0.0:4150]
-    #[arg(long)]
-    pub tcp_address: Option<String>,
-    /// <addr>:<port> or a full url to query auth server (may be given multiple times)
-    #[arg(long)]
-    pub auth_http_address: Vec<String>,
-    /// HTTP method for auth requests: get or post [default: get]
-    #[arg(long)]
-    pub auth_http_request_method: Option<String>,
-    /// address that will be registered with lookupd (defaults to the OS hostname)
-    #[arg(long)]
-    pub broadcast_address: Option<String>,
-    /// TCP port that will be registered with lookupd (defaults to the TCP port that this nsqd is listening on)
-    #[arg(long)]
-    pub broadcast_tcp_port: Option<u16>,
-    /// HTTP port that will be registered with lookupd (defaults to the HTTP port that this nsqd is listening on)
-    #[arg(long)]
-    pub broadcast_http_port: Option<u16>,
-    /// lookupd TCP address (may be given multiple times)
-    #[arg(long)]
-    pub lookupd_tcp_address: Vec<String>,
-    /// timeout for HTTP connect [default: 2s]
-    #[arg(long, value_parser = duration::parse)]
-    pub http_client_connect_timeout: Option<Duration>,
-    /// timeout for HTTP request [default: 5s]
-    #[arg(long, value_parser = duration::parse)]
-    pub http_client_request_timeout: Option<Duration>,
+/// An option NSQ checks itself from the value's text (`log_level`,
+/// `tls_required = false`, `tls_min_version = "tls1.2"`): the flag (checked
+/// when parsed), else the file's text checked by `parse`. The file's value must
+/// be text even when the flag is given.
+fn checked<T>(
+    flag: Option<T>,
+    file: &ConfigFile,
+    key: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, String> {
+    match (flag, file.string(key)?) {
+        (Some(v), _) => Ok(Some(v)),
+        (None, Some(s)) => parse(&s)
+            .map(Some)
+            .map_err(|_| format!("failed parsing {key} {s}")),
+        (None, None) => Ok(None),
+    }
+}
 
-    /// path to store disk-backed messages [default: the current directory]
-    #[arg(long)]
-    pub data_path: Option<String>,
-    /// number of messages to keep in memory (per topic/channel) [default: 10000]
-    #[arg(long)]
-    pub mem_queue_size: Option<i64>,
-    /// number of bytes per diskqueue file before rolling [default: 104857600]
-    #[arg(long)]
-    pub max_bytes_per_file: Option<i64>,
-    /// number of messages per diskqueue fsync [default: 2500]
-    #[arg(long)]
-    pub sync_every: Option<i64>,
-    /// duration of time per diskqueue fsync [default: 2s]
-    #[arg(long, value_parser = duration::parse)]
-    pub sync_timeout: Option<Duration>,
-    /// beyond NSQ: most bytes one queue may hold on disk, 0 = no limit [default: 0]
-    #[arg(long)]
-    pub max_disk_bytes: Option<i64>,
+daemon_flags! {
+    /// nsqd: the daemon that receives, queues and delivers messages.
+    #[derive(Debug, Parser)]
+    #[command(
+        // Go's flag package keeps the last of a repeated flag (lists append).
+        args_override_self = true,
+        name = "nsqd",
+        disable_version_flag = true,
+        about = "nsqd receives, queues and delivers messages to clients (NSQ v1.3.0 compatible)"
+    )]
+    pub struct NsqdFlags => Options {
+        /// set log verbosity: debug, info, warn, error, or fatal
+        #[arg(long)]
+        log_level: Option<String> => _,
+        /// log message prefix [default: "[nsqd] "]
+        #[arg(long)]
+        log_prefix: Option<String> => _,
+        /// beyond NSQ: log line format, nsq (NSQ's lines) or json (one object per line) [default: nsq]
+        #[arg(long)]
+        log_format: Option<String> => _,
+        /// unique part for message IDs, (int) in range [0,1024) (default is hash of hostname)
+        #[arg(long)]
+        node_id: Option<i64> => _,
+        /// [deprecated] use --node-id
+        #[arg(long, hide = true)]
+        worker_id: Option<i64> => _,
+        /// <addr>:<port> to listen on for HTTPS clients [default: 0.0.0.0:4152]
+        #[arg(long)]
+        https_address: Option<String>,
+        /// <addr>:<port> to listen on for HTTP clients [default: 0.0.0.0:4151]
+        #[arg(long)]
+        http_address: Option<String>,
+        /// <addr>:<port> to listen on for TCP clients [default: 0.0.0.0:4150]
+        #[arg(long)]
+        tcp_address: Option<String>,
+        /// <addr>:<port> or a full url to query auth server (may be given multiple times)
+        #[arg(long)]
+        auth_http_address: Vec<String> => auth_http_addresses,
+        /// HTTP method for auth requests: get or post [default: get]
+        #[arg(long)]
+        auth_http_request_method: Option<String>,
+        /// address that will be registered with lookupd (defaults to the OS hostname)
+        #[arg(long)]
+        broadcast_address: Option<String>,
+        /// TCP port that will be registered with lookupd (defaults to the TCP port that this nsqd is listening on)
+        #[arg(long)]
+        broadcast_tcp_port: Option<u16>,
+        /// HTTP port that will be registered with lookupd (defaults to the HTTP port that this nsqd is listening on)
+        #[arg(long)]
+        broadcast_http_port: Option<u16>,
+        /// lookupd TCP address (may be given multiple times)
+        #[arg(long)]
+        lookupd_tcp_address: Vec<String> => lookupd_tcp_addresses "nsqlookupd_tcp_addresses",
+        /// timeout for HTTP connect [default: 2s]
+        #[arg(long, value_parser = duration::parse)]
+        http_client_connect_timeout: Option<Duration>,
+        /// timeout for HTTP request [default: 5s]
+        #[arg(long, value_parser = duration::parse)]
+        http_client_request_timeout: Option<Duration>,
 
-    /// max concurrency for checking in-flight and deferred message timeouts (accepted for compatibility) [default: 4]
-    #[arg(long)]
-    pub queue_scan_worker_pool_max: Option<i64>,
-    /// number of channels to check per cycle (accepted for compatibility) [default: 20]
-    #[arg(long)]
-    pub queue_scan_selection_count: Option<i64>,
+        /// path to store disk-backed messages [default: the current directory]
+        #[arg(long)]
+        data_path: Option<String>,
+        /// number of messages to keep in memory (per topic/channel) [default: 10000]
+        #[arg(long)]
+        mem_queue_size: Option<i64>,
+        /// number of bytes per diskqueue file before rolling [default: 104857600]
+        #[arg(long)]
+        max_bytes_per_file: Option<i64>,
+        /// number of messages per diskqueue fsync [default: 2500]
+        #[arg(long)]
+        sync_every: Option<i64>,
+        /// duration of time per diskqueue fsync [default: 2s]
+        #[arg(long, value_parser = duration::parse)]
+        sync_timeout: Option<Duration>,
+        /// beyond NSQ: most bytes one queue may hold on disk, 0 = no limit [default: 0]
+        #[arg(long)]
+        max_disk_bytes: Option<i64>,
 
-    /// default duration to wait before auto-requeing a message [default: 1m0s]
-    #[arg(long, value_parser = duration::parse)]
-    pub msg_timeout: Option<Duration>,
-    /// maximum duration before a message will timeout [default: 15m0s]
-    #[arg(long, value_parser = duration::parse)]
-    pub max_msg_timeout: Option<Duration>,
-    /// maximum size of a single message in bytes [default: 1048576]
-    #[arg(long)]
-    pub max_msg_size: Option<i64>,
-    /// maximum requeuing timeout for a message [default: 1h0m0s]
-    #[arg(long, value_parser = duration::parse)]
-    pub max_req_timeout: Option<Duration>,
-    /// maximum size of a single command body [default: 5242880]
-    #[arg(long)]
-    pub max_body_size: Option<i64>,
+        /// max concurrency for checking in-flight and deferred message timeouts (accepted for compatibility) [default: 4]
+        #[arg(long)]
+        queue_scan_worker_pool_max: Option<i64>,
+        /// number of channels to check per cycle (accepted for compatibility) [default: 20]
+        #[arg(long)]
+        queue_scan_selection_count: Option<i64>,
 
-    /// maximum client configurable duration of time between client heartbeats [default: 1m0s]
-    #[arg(long, value_parser = duration::parse)]
-    pub max_heartbeat_interval: Option<Duration>,
-    /// maximum RDY count for a client [default: 2500]
-    #[arg(long)]
-    pub max_rdy_count: Option<i64>,
-    /// maximum client configurable size (in bytes) for a client output buffer [default: 65536]
-    #[arg(long)]
-    pub max_output_buffer_size: Option<i64>,
-    /// maximum client configurable duration of time between flushing to a client [default: 30s]
-    #[arg(long, value_parser = duration::parse)]
-    pub max_output_buffer_timeout: Option<Duration>,
-    /// minimum client configurable duration of time between flushing to a client [default: 25ms]
-    #[arg(long, value_parser = duration::parse)]
-    pub min_output_buffer_timeout: Option<Duration>,
-    /// default duration of time between flushing data to clients [default: 250ms]
-    #[arg(long, value_parser = duration::parse)]
-    pub output_buffer_timeout: Option<Duration>,
-    /// maximum channel consumer connection count per nsqd instance (0 = unlimited) [default: 0]
-    #[arg(long)]
-    pub max_channel_consumers: Option<i64>,
+        /// default duration to wait before auto-requeing a message [default: 1m0s]
+        #[arg(long, value_parser = duration::parse)]
+        msg_timeout: Option<Duration>,
+        /// maximum duration before a message will timeout [default: 15m0s]
+        #[arg(long, value_parser = duration::parse)]
+        max_msg_timeout: Option<Duration>,
+        /// maximum size of a single message in bytes [default: 1048576]
+        #[arg(long)]
+        max_msg_size: Option<i64>,
+        /// maximum requeuing timeout for a message [default: 1h0m0s]
+        #[arg(long, value_parser = duration::parse)]
+        max_req_timeout: Option<Duration>,
+        /// maximum size of a single command body [default: 5242880]
+        #[arg(long)]
+        max_body_size: Option<i64>,
 
-    /// UDP <addr>:<port> of a statsd daemon for pushing stats
-    #[arg(long)]
-    pub statsd_address: Option<String>,
-    /// duration between pushing to statsd [default: 1m0s]
-    #[arg(long, value_parser = duration::parse)]
-    pub statsd_interval: Option<Duration>,
-    /// toggle sending memory and GC stats to statsd [default: true]
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub statsd_mem_stats: Option<bool>,
-    /// prefix used for keys sent to statsd (%s for host replacement) [default: nsq.%s]
-    #[arg(long)]
-    pub statsd_prefix: Option<String>,
-    /// the size in bytes of statsd UDP packets [default: 508]
-    #[arg(long)]
-    pub statsd_udp_packet_size: Option<i64>,
-    /// Skip ephemeral topics and channels when sending stats to statsd [default: false]
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub statsd_exclude_ephemeral: Option<bool>,
+        /// maximum client configurable duration of time between client heartbeats [default: 1m0s]
+        #[arg(long, value_parser = duration::parse)]
+        max_heartbeat_interval: Option<Duration>,
+        /// maximum RDY count for a client [default: 2500]
+        #[arg(long)]
+        max_rdy_count: Option<i64>,
+        /// maximum client configurable size (in bytes) for a client output buffer [default: 65536]
+        #[arg(long)]
+        max_output_buffer_size: Option<i64>,
+        /// maximum client configurable duration of time between flushing to a client [default: 30s]
+        #[arg(long, value_parser = duration::parse)]
+        max_output_buffer_timeout: Option<Duration>,
+        /// minimum client configurable duration of time between flushing to a client [default: 25ms]
+        #[arg(long, value_parser = duration::parse)]
+        min_output_buffer_timeout: Option<Duration>,
+        /// default duration of time between flushing data to clients [default: 250ms]
+        #[arg(long, value_parser = duration::parse)]
+        output_buffer_timeout: Option<Duration>,
+        /// maximum channel consumer connection count per nsqd instance (0 = unlimited) [default: 0]
+        #[arg(long)]
+        max_channel_consumers: Option<i64>,
 
-    /// message processing time percentiles (as float (0, 1.0]) to track (can be specified multiple times or comma separated '1.0,0.99,0.95', default none)
-    #[arg(long, value_parser = percentiles)]
-    pub e2e_processing_latency_percentile: Vec<Vec<f64>>,
-    /// calculate end to end latency quantiles for this duration of time [default: 10m0s]
-    #[arg(long, value_parser = duration::parse)]
-    pub e2e_processing_latency_window_time: Option<Duration>,
+        /// UDP <addr>:<port> of a statsd daemon for pushing stats
+        #[arg(long)]
+        statsd_address: Option<String>,
+        /// duration between pushing to statsd [default: 1m0s]
+        #[arg(long, value_parser = duration::parse)]
+        statsd_interval: Option<Duration>,
+        /// toggle sending memory and GC stats to statsd [default: true]
+        #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+        statsd_mem_stats: Option<bool>,
+        /// prefix used for keys sent to statsd (%s for host replacement) [default: nsq.%s]
+        #[arg(long)]
+        statsd_prefix: Option<String>,
+        /// the size in bytes of statsd UDP packets [default: 508]
+        #[arg(long)]
+        statsd_udp_packet_size: Option<i64>,
+        /// Skip ephemeral topics and channels when sending stats to statsd [default: false]
+        #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+        statsd_exclude_ephemeral: Option<bool>,
 
-    /// path to certificate file
-    #[arg(long)]
-    pub tls_cert: Option<String>,
-    /// path to key file
-    #[arg(long)]
-    pub tls_key: Option<String>,
-    /// client certificate auth policy ('require' or 'require-verify')
-    #[arg(long)]
-    pub tls_client_auth_policy: Option<String>,
-    /// path to certificate authority file
-    #[arg(long)]
-    pub tls_root_ca_file: Option<String>,
-    /// require TLS for client connections (true, false, tcp-https) [default: false]
-    #[arg(long, value_parser = tls_required, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub tls_required: Option<TlsRequired>,
-    /// minimum SSL/TLS version acceptable ('tls1.0', 'tls1.1', 'tls1.2' or 'tls1.3') [default: tls1.0]
-    #[arg(long, value_parser = tls_min_version)]
-    pub tls_min_version: Option<String>,
+        /// message processing time percentiles (as float (0, 1.0]) to track (can be specified multiple times or comma separated '1.0,0.99,0.95', default none)
+        #[arg(long, value_parser = percentiles)]
+        e2e_processing_latency_percentile: Vec<Vec<f64>> => _,
+        /// calculate end to end latency quantiles for this duration of time [default: 10m0s]
+        #[arg(long, value_parser = duration::parse)]
+        e2e_processing_latency_window_time: Option<Duration>,
 
-    /// enable deflate feature negotiation (client compression) [default: true]
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub deflate: Option<bool>,
-    /// max deflate compression level a client can negotiate (> values == > nsqd CPU usage) [default: 6]
-    #[arg(long)]
-    pub max_deflate_level: Option<i64>,
-    /// enable snappy feature negotiation (client compression) [default: true]
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub snappy: Option<bool>,
+        /// path to certificate file
+        #[arg(long)]
+        tls_cert: Option<String>,
+        /// path to key file
+        #[arg(long)]
+        tls_key: Option<String>,
+        /// client certificate auth policy ('require' or 'require-verify')
+        #[arg(long)]
+        tls_client_auth_policy: Option<String>,
+        /// path to certificate authority file
+        #[arg(long)]
+        tls_root_ca_file: Option<String>,
+        /// require TLS for client connections (true, false, tcp-https) [default: false]
+        #[arg(long, value_parser = tls_required, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+        tls_required: Option<TlsRequired> => _,
+        /// minimum SSL/TLS version acceptable ('tls1.0', 'tls1.1', 'tls1.2' or 'tls1.3') [default: tls1.0]
+        #[arg(long, value_parser = tls_min_version)]
+        tls_min_version: Option<String> => _,
+
+        /// enable deflate feature negotiation (client compression) [default: true]
+        #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+        deflate: Option<bool>,
+        /// max deflate compression level a client can negotiate (> values == > nsqd CPU usage) [default: 6]
+        #[arg(long)]
+        max_deflate_level: Option<i64>,
+        /// enable snappy feature negotiation (client compression) [default: true]
+        #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+        snappy: Option<bool>,
+    }
 }
 
 /// Resolved settings for the nsqd binary: core options plus logging.
@@ -235,55 +248,32 @@ pub struct NsqdSettings {
 
 impl NsqdFlags {
     /// Merges flags, the config file and NSQ's defaults.
-    pub fn resolve(self, hostname: &str) -> Result<NsqdSettings, String> {
-        let file = match &self.config {
-            Some(path) => ConfigFile::load(path)?,
-            None => ConfigFile::default(),
-        };
+    pub fn resolve(mut self, hostname: &str) -> Result<NsqdSettings, String> {
+        let f = &self.config_file()?;
         let d = Options::default();
-        let f = &file;
-        // NSQ checks these three itself, from the value's text (`false`, `"tls1.2"`).
-        let log_level = match (self.log_level, f.string("log_level")?) {
-            (Some(v), _) => v,
-            (None, Some(s)) => {
-                super::logging::parse_level(&s)
-                    .map_err(|_| format!("failed parsing log_level {s}"))?;
-                s
-            }
-            (None, None) => "info".into(),
-        };
+        let log_level = checked(self.log_level.take(), f, "log_level", |s| {
+            super::logging::parse_level(s).map(|_| s.to_string())
+        })?
+        .unwrap_or_else(|| "info".into());
         super::logging::parse_level(&log_level)?;
-        let log_prefix = pick(self.log_prefix, f.string("log_prefix"), "[nsqd] ".into())?;
-        let log_format = super::logging::LogFormat::parse(&pick(
-            self.log_format,
-            f.string("log_format"),
-            String::new(),
-        )?)?;
-        let tls_required = match (self.tls_required, f.string("tls_required")?) {
-            (Some(v), _) => v,
-            (None, Some(s)) => {
-                tls_required(&s).map_err(|_| format!("failed parsing tls_required {s}"))?
-            }
-            (None, None) => d.tls_required,
-        };
-        let tls_min = match (self.tls_min_version, f.string("tls_min_version")?) {
-            (Some(v), _) => v,
-            (None, Some(s)) => {
-                tls_min_version(&s).map_err(|_| format!("failed parsing tls_min_version {s}"))?
-            }
-            (None, None) => String::new(),
-        };
-        let tls_min = match tls_min.as_str() {
-            "" => d.tls_min_version.clone(),
-            _ => tls_min,
-        };
-        let flag_percentiles: Vec<f64> = self
-            .e2e_processing_latency_percentile
-            .into_iter()
-            .flatten()
-            .collect();
-        let mut percentiles = pick_list(
-            flag_percentiles,
+        let log_prefix = pick(
+            self.log_prefix.take(),
+            f.string("log_prefix"),
+            "[nsqd] ".into(),
+        )?;
+        let log_format = log_format(self.log_format.take(), f)?;
+        let tls_required =
+            checked(self.tls_required, f, "tls_required", tls_required)?.unwrap_or(d.tls_required);
+        let tls_min = checked(
+            self.tls_min_version.take(),
+            f,
+            "tls_min_version",
+            tls_min_version,
+        )?
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| d.tls_min_version.clone());
+        let mut percentiles = pick(
+            self.e2e_processing_latency_percentile.concat().take_given(),
             f.floats("e2e_processing_latency_percentiles"),
             vec![],
         )?;
@@ -294,194 +284,15 @@ impl NsqdFlags {
                 .int("id")?
                 .unwrap_or_else(|| Options::default_node_id(hostname)),
         };
-        let options = Options {
+        let mut options = Options {
             node_id,
-            tcp_address: pick(self.tcp_address, f.string("tcp_address"), d.tcp_address)?,
-            http_address: pick(self.http_address, f.string("http_address"), d.http_address)?,
-            https_address: pick(
-                self.https_address,
-                f.string("https_address"),
-                d.https_address,
-            )?,
-            broadcast_address: pick(
-                self.broadcast_address,
-                f.string("broadcast_address"),
-                hostname.to_string(),
-            )?,
-            broadcast_tcp_port: pick(
-                self.broadcast_tcp_port,
-                f.int("broadcast_tcp_port").map(|v| v.map(|p| p as u16)),
-                0,
-            )?,
-            broadcast_http_port: pick(
-                self.broadcast_http_port,
-                f.int("broadcast_http_port").map(|v| v.map(|p| p as u16)),
-                0,
-            )?,
-            lookupd_tcp_addresses: pick_list(
-                self.lookupd_tcp_address,
-                f.strings("nsqlookupd_tcp_addresses"),
-                vec![],
-            )?,
-            auth_http_addresses: pick_list(
-                self.auth_http_address,
-                f.strings("auth_http_addresses"),
-                vec![],
-            )?,
-            auth_http_request_method: pick(
-                self.auth_http_request_method,
-                f.string("auth_http_request_method"),
-                d.auth_http_request_method,
-            )?,
-            http_client_connect_timeout: pick(
-                self.http_client_connect_timeout,
-                f.duration("http_client_connect_timeout"),
-                d.http_client_connect_timeout,
-            )?,
-            http_client_request_timeout: pick(
-                self.http_client_request_timeout,
-                f.duration("http_client_request_timeout"),
-                d.http_client_request_timeout,
-            )?,
-            data_path: pick(self.data_path, f.string("data_path"), d.data_path)?,
-            mem_queue_size: pick(
-                self.mem_queue_size,
-                f.int("mem_queue_size"),
-                d.mem_queue_size,
-            )?,
-            max_bytes_per_file: pick(
-                self.max_bytes_per_file,
-                f.int("max_bytes_per_file"),
-                d.max_bytes_per_file,
-            )?,
-            sync_every: pick(self.sync_every, f.int("sync_every"), d.sync_every)?,
-            sync_timeout: pick(
-                self.sync_timeout,
-                f.duration("sync_timeout"),
-                d.sync_timeout,
-            )?,
-            max_disk_bytes: pick(
-                self.max_disk_bytes,
-                f.int("max_disk_bytes"),
-                d.max_disk_bytes,
-            )?,
-            queue_scan_interval: d.queue_scan_interval,
-            queue_scan_refresh_interval: d.queue_scan_refresh_interval,
-            queue_scan_selection_count: pick(
-                self.queue_scan_selection_count,
-                f.int("queue_scan_selection_count"),
-                d.queue_scan_selection_count,
-            )?,
-            queue_scan_worker_pool_max: pick(
-                self.queue_scan_worker_pool_max,
-                f.int("queue_scan_worker_pool_max"),
-                d.queue_scan_worker_pool_max,
-            )?,
-            queue_scan_dirty_percent: d.queue_scan_dirty_percent,
-            msg_timeout: pick(self.msg_timeout, f.duration("msg_timeout"), d.msg_timeout)?,
-            max_msg_timeout: pick(
-                self.max_msg_timeout,
-                f.duration("max_msg_timeout"),
-                d.max_msg_timeout,
-            )?,
-            max_msg_size: pick(self.max_msg_size, f.int("max_msg_size"), d.max_msg_size)?,
-            max_body_size: pick(self.max_body_size, f.int("max_body_size"), d.max_body_size)?,
-            max_req_timeout: pick(
-                self.max_req_timeout,
-                f.duration("max_req_timeout"),
-                d.max_req_timeout,
-            )?,
-            client_timeout: d.client_timeout,
-            max_heartbeat_interval: pick(
-                self.max_heartbeat_interval,
-                f.duration("max_heartbeat_interval"),
-                d.max_heartbeat_interval,
-            )?,
-            max_rdy_count: pick(self.max_rdy_count, f.int("max_rdy_count"), d.max_rdy_count)?,
-            max_output_buffer_size: pick(
-                self.max_output_buffer_size,
-                f.int("max_output_buffer_size"),
-                d.max_output_buffer_size,
-            )?,
-            max_unwritten_bytes: d.max_unwritten_bytes,
-            max_output_buffer_timeout: pick(
-                self.max_output_buffer_timeout,
-                f.duration("max_output_buffer_timeout"),
-                d.max_output_buffer_timeout,
-            )?,
-            min_output_buffer_timeout: pick(
-                self.min_output_buffer_timeout,
-                f.duration("min_output_buffer_timeout"),
-                d.min_output_buffer_timeout,
-            )?,
-            output_buffer_timeout: pick(
-                self.output_buffer_timeout,
-                f.duration("output_buffer_timeout"),
-                d.output_buffer_timeout,
-            )?,
-            max_channel_consumers: pick(
-                self.max_channel_consumers,
-                f.int("max_channel_consumers"),
-                d.max_channel_consumers,
-            )?,
-            statsd_address: pick(
-                self.statsd_address,
-                f.string("statsd_address"),
-                d.statsd_address,
-            )?,
-            statsd_prefix: pick(
-                self.statsd_prefix,
-                f.string("statsd_prefix"),
-                d.statsd_prefix,
-            )?,
-            statsd_interval: pick(
-                self.statsd_interval,
-                f.duration("statsd_interval"),
-                d.statsd_interval,
-            )?,
-            statsd_mem_stats: pick(
-                self.statsd_mem_stats,
-                f.bool("statsd_mem_stats"),
-                d.statsd_mem_stats,
-            )?,
-            statsd_udp_packet_size: pick(
-                self.statsd_udp_packet_size,
-                f.int("statsd_udp_packet_size"),
-                d.statsd_udp_packet_size,
-            )?,
-            statsd_exclude_ephemeral: pick(
-                self.statsd_exclude_ephemeral,
-                f.bool("statsd_exclude_ephemeral"),
-                d.statsd_exclude_ephemeral,
-            )?,
-            e2e_processing_latency_window_time: pick(
-                self.e2e_processing_latency_window_time,
-                f.duration("e2e_processing_latency_window_time"),
-                d.e2e_processing_latency_window_time,
-            )?,
+            broadcast_address: hostname.to_string(),
             e2e_processing_latency_percentiles: percentiles,
-            tls_cert: pick(self.tls_cert, f.string("tls_cert"), d.tls_cert)?,
-            tls_key: pick(self.tls_key, f.string("tls_key"), d.tls_key)?,
-            tls_client_auth_policy: pick(
-                self.tls_client_auth_policy,
-                f.string("tls_client_auth_policy"),
-                d.tls_client_auth_policy,
-            )?,
-            tls_root_ca_file: pick(
-                self.tls_root_ca_file,
-                f.string("tls_root_ca_file"),
-                d.tls_root_ca_file,
-            )?,
             tls_required,
             tls_min_version: tls_min,
-            deflate: pick(self.deflate, f.bool("deflate"), d.deflate)?,
-            max_deflate_level: pick(
-                self.max_deflate_level,
-                f.int("max_deflate_level"),
-                d.max_deflate_level,
-            )?,
-            snappy: pick(self.snappy, f.bool("snappy"), d.snappy)?,
+            ..d
         };
+        self.merge_into(f, &mut options)?;
         Ok(NsqdSettings {
             options,
             log_level,

@@ -1,55 +1,49 @@
 //! nsqlookupd's flags, with NSQ v1.3.0's names and defaults, resolved
 //! against a `--config` file (flags win) into core [`LookupdOptions`].
 
-use super::config::{pick, ConfigFile};
+use super::config::pick;
 use super::duration;
-use clap::{ArgAction, Parser};
+use super::flags::{daemon_flags, log_format};
+use clap::Parser;
 use nsq_core::lookup::LookupdOptions;
 use std::time::Duration;
 
-/// nsqlookupd: the directory nsqd nodes register with and consumers query.
-#[derive(Debug, Parser)]
-#[command(
-    // Go's flag package keeps the last of a repeated flag (lists append).
-    args_override_self = true,
-    name = "nsqlookupd",
-    disable_version_flag = true,
-    about = "nsqlookupd keeps track of which nsqd nodes carry which topics and channels (NSQ v1.3.0 compatible)"
-)]
-pub struct NsqlookupdFlags {
-    /// print version string
-    #[arg(long, action = ArgAction::SetTrue)]
-    pub version: bool,
-    /// path to config file (TOML; command-line flags take precedence)
-    #[arg(long)]
-    pub config: Option<String>,
-    /// set log verbosity: debug, info, warn, error, or fatal [default: info]
-    #[arg(long)]
-    pub log_level: Option<String>,
-    /// log message prefix [default: "[nsqlookupd] "]
-    #[arg(long)]
-    pub log_prefix: Option<String>,
-    /// beyond NSQ: log line format, nsq (NSQ's lines) or json (one object per line) [default: nsq]
-    #[arg(long)]
-    pub log_format: Option<String>,
-    /// [deprecated] has no effect, use --log-level
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", hide = true)]
-    pub verbose: Option<bool>,
-    /// <addr>:<port> to listen on for TCP clients [default: 0.0.0.0:4160]
-    #[arg(long)]
-    pub tcp_address: Option<String>,
-    /// <addr>:<port> to listen on for HTTP clients [default: 0.0.0.0:4161]
-    #[arg(long)]
-    pub http_address: Option<String>,
-    /// address of this lookupd node, (default to the OS hostname)
-    #[arg(long)]
-    pub broadcast_address: Option<String>,
-    /// duration of time a producer will remain in the active list since its last ping [default: 5m0s]
-    #[arg(long, value_parser = duration::parse)]
-    pub inactive_producer_timeout: Option<Duration>,
-    /// duration of time a producer will remain tombstoned if registration remains [default: 45s]
-    #[arg(long, value_parser = duration::parse)]
-    pub tombstone_lifetime: Option<Duration>,
+daemon_flags! {
+    /// nsqlookupd: the directory nsqd nodes register with and consumers query.
+    #[derive(Debug, Parser)]
+    #[command(
+        // Go's flag package keeps the last of a repeated flag (lists append).
+        args_override_self = true,
+        name = "nsqlookupd",
+        disable_version_flag = true,
+        about = "nsqlookupd keeps track of which nsqd nodes carry which topics and channels (NSQ v1.3.0 compatible)"
+    )]
+    pub struct NsqlookupdFlags => LookupdOptions {
+        /// set log verbosity: debug, info, warn, error, or fatal [default: info]
+        #[arg(long)]
+        log_level: Option<String> => _,
+        /// log message prefix [default: "[nsqlookupd] "]
+        #[arg(long)]
+        log_prefix: Option<String> => _,
+        /// beyond NSQ: log line format, nsq (NSQ's lines) or json (one object per line) [default: nsq]
+        #[arg(long)]
+        log_format: Option<String> => _,
+        /// <addr>:<port> to listen on for TCP clients [default: 0.0.0.0:4160]
+        #[arg(long)]
+        tcp_address: Option<String>,
+        /// <addr>:<port> to listen on for HTTP clients [default: 0.0.0.0:4161]
+        #[arg(long)]
+        http_address: Option<String>,
+        /// address of this lookupd node, (default to the OS hostname)
+        #[arg(long)]
+        broadcast_address: Option<String>,
+        /// duration of time a producer will remain in the active list since its last ping [default: 5m0s]
+        #[arg(long, value_parser = duration::parse)]
+        inactive_producer_timeout: Option<Duration>,
+        /// duration of time a producer will remain tombstoned if registration remains [default: 45s]
+        #[arg(long, value_parser = duration::parse)]
+        tombstone_lifetime: Option<Duration>,
+    }
 }
 
 /// Resolved settings for the nsqlookupd binary.
@@ -63,46 +57,23 @@ pub struct NsqlookupdSettings {
 
 impl NsqlookupdFlags {
     /// Merges flags, the config file and NSQ's defaults.
-    pub fn resolve(self, hostname: &str) -> Result<NsqlookupdSettings, String> {
-        let file = match &self.config {
-            Some(path) => ConfigFile::load(path)?,
-            None => ConfigFile::default(),
-        };
-        let f = &file;
-        let d = LookupdOptions::default();
-        let log_level = pick(self.log_level, f.string("log_level"), "info".into())?;
+    pub fn resolve(mut self, hostname: &str) -> Result<NsqlookupdSettings, String> {
+        let f = &self.config_file()?;
+        let log_level = pick(self.log_level.take(), f.string("log_level"), "info".into())?;
         super::logging::parse_level(&log_level)
             .map_err(|_| format!("failed parsing log_level {log_level}"))?;
-        let log_format = super::logging::LogFormat::parse(&pick(
-            self.log_format,
-            f.string("log_format"),
-            String::new(),
-        )?)?;
+        let log_format = log_format(self.log_format.take(), f)?;
         let log_prefix = pick(
-            self.log_prefix,
+            self.log_prefix.take(),
             f.string("log_prefix"),
             "[nsqlookupd] ".into(),
         )?;
-        let options = LookupdOptions {
-            tcp_address: pick(self.tcp_address, f.string("tcp_address"), d.tcp_address)?,
-            http_address: pick(self.http_address, f.string("http_address"), d.http_address)?,
-            broadcast_address: pick(
-                self.broadcast_address,
-                f.string("broadcast_address"),
-                hostname.to_string(),
-            )?,
-            inactive_producer_timeout: pick(
-                self.inactive_producer_timeout,
-                f.duration("inactive_producer_timeout"),
-                d.inactive_producer_timeout,
-            )?,
-            tombstone_lifetime: pick(
-                self.tombstone_lifetime,
-                f.duration("tombstone_lifetime"),
-                d.tombstone_lifetime,
-            )?,
+        let mut options = LookupdOptions {
+            broadcast_address: hostname.to_string(),
             hostname: hostname.to_string(),
+            ..LookupdOptions::default()
         };
+        self.merge_into(f, &mut options)?;
         Ok(NsqlookupdSettings {
             options,
             log_level,
