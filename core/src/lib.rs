@@ -22,6 +22,7 @@ pub mod options;
 pub mod recovery;
 pub mod stats;
 pub mod tls;
+pub mod url;
 pub mod wire;
 
 pub use options::Options;

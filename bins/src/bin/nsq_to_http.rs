@@ -10,7 +10,7 @@ use nsq_bins::cli::{self, duration};
 use nsq_bins::tools::common::{self, usage_error};
 use nsq_bins::tools::hostpool::HostPool;
 use nsq_bins::tools::timer_metrics::TimerMetrics;
-use nsq_core::consumer::lookup::query_escape;
+use nsq_core::url::query_escape;
 use nsq_runtime_tokio::client::http::HttpClient;
 use nsq_runtime_tokio::client::{Consumer, Handler, HandlerError, Message};
 use rand::Rng;

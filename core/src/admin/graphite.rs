@@ -1,7 +1,7 @@
 //! `/api/graphite?metric=rate&target=T`: a statsd counter's per-second rate
 //! over the last complete statsd interval, read from graphite.
 
-use super::query::query_escape;
+use crate::url::query_escape;
 use serde::Deserialize;
 
 /// The graphite `/render` request for `target` (keys in Go's sorted order).

@@ -1,26 +1,7 @@
 //! The requests nsqadmin makes of nsqd and nsqlookupd: paths with their
 //! queries, escaped as Go's `url.QueryEscape` escapes them.
 
-/// Go's `url.QueryEscape`: unreserved bytes stay, a space becomes `+`,
-/// everything else `%XX`.
-pub fn query_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for &b in s.as_bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => {
-                const HEX: &[u8; 16] = b"0123456789ABCDEF";
-                out.push('%');
-                out.push(HEX[usize::from(b >> 4)] as char);
-                out.push(HEX[usize::from(b & 15)] as char);
-            }
-        }
-    }
-    out
-}
+use crate::url::query_escape;
 
 /// `topic=T`.
 pub fn topic_query(topic: &str) -> String {

@@ -2,6 +2,7 @@
 //! the JSON it answers with (NSQ's V1 form, or the older
 //! `{"status_code":..,"data":{..}}` wrapper that go-nsq still accepts).
 
+use crate::url::query_escape;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -164,21 +165,6 @@ fn port_of(authority: &str) -> Option<u16> {
     after.rsplit_once(':')?.1.parse().ok()
 }
 
-/// Go's `url.QueryEscape`.
-pub fn query_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for &b in s.as_bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,10 +235,5 @@ mod tests {
         );
         assert!(lookup_url("localhost", "t").is_err());
         assert_eq!(join_host_port("::1", 4150), "[::1]:4150");
-    }
-
-    #[test]
-    fn escapes_queries_like_go() {
-        assert_eq!(query_escape("a b&c=d/é~"), "a+b%26c%3Dd%2F%C3%A9~");
     }
 }
