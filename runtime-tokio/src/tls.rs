@@ -27,7 +27,7 @@ use nsq_core::tls::{min_version, ClientAuthPolicy};
 use nsq_core::Options;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::ResolvesClientCert;
-use rustls::crypto::CryptoProvider;
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
@@ -102,9 +102,7 @@ pub fn server_config(opts: &Options) -> Result<Option<Arc<ServerConfig>>, String
     };
     let builder = match ClientAuthPolicy::parse(&opts.tls_client_auth_policy) {
         ClientAuthPolicy::None => builder.with_no_client_auth(),
-        ClientAuthPolicy::Require => {
-            builder.with_client_cert_verifier(Arc::new(AnyClientCert(provider)))
-        }
+        ClientAuthPolicy::Require => builder.with_client_cert_verifier(Arc::new(AnyCert(provider))),
         ClientAuthPolicy::RequireVerify => {
             let (roots, root_certs) = roots.ok_or(
                 "--tls-client-auth-policy=require-verify needs --tls-root-ca-file".to_string(),
@@ -116,7 +114,7 @@ pub fn server_config(opts: &Options) -> Result<Option<Arc<ServerConfig>>, String
             builder.with_client_cert_verifier(Arc::new(VerifiedClientCert {
                 webpki,
                 v1_roots: x509v1::roots(&root_certs),
-                provider,
+                signatures: AnyCert(provider),
             }))
         }
     };
@@ -195,7 +193,7 @@ pub fn client_config(
     let builder = if insecure_skip_verify {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyServerCert(Arc::clone(&provider))))
+            .with_custom_certificate_verifier(Arc::new(AnyCert(Arc::clone(&provider))))
     } else if !root_ca_file.is_empty() {
         builder.with_root_certificates(load_roots(root_ca_file)?)
     } else {
@@ -227,13 +225,67 @@ pub async fn connect(
     Ok(Box::new(tls))
 }
 
-/// `--tls-client-auth-policy=require`: a client certificate must be sent
-/// (and its key proven) but is not checked against any CA (Go's
-/// `RequireAnyClientCert`).
+/// Any certificate: a client's with `--tls-client-auth-policy=require` (it
+/// must be sent and its key proven, but no CA is asked: Go's
+/// `RequireAnyClientCert`), a server's with go-nsq's
+/// `tls_insecure_skip_verify`. The handshake's signatures are still checked
+/// (X.509 v1 certificates included).
 #[derive(Debug)]
-struct AnyClientCert(Arc<CryptoProvider>);
+struct AnyCert(Arc<CryptoProvider>);
 
-impl ClientCertVerifier for AnyClientCert {
+impl AnyCert {
+    fn algorithms(&self) -> &WebPkiSupportedAlgorithms {
+        &self.0.signature_verification_algorithms
+    }
+
+    /// The handshake signature made with `cert`'s key.
+    fn signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+        tls13: bool,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        x509v1::verify_signature(message, cert, dss, self.algorithms(), tls13)
+    }
+}
+
+impl ServerCertVerifier for AnyCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.signature(message, cert, dss, false)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.signature(message, cert, dss, true)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms().supported_schemes()
+    }
+}
+
+impl ClientCertVerifier for AnyCert {
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
         &[]
     }
@@ -253,13 +305,7 @@ impl ClientCertVerifier for AnyClientCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        x509v1::verify_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-            false,
-        )
+        self.signature(message, cert, dss, false)
     }
 
     fn verify_tls13_signature(
@@ -268,17 +314,11 @@ impl ClientCertVerifier for AnyClientCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        x509v1::verify_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-            true,
-        )
+        self.signature(message, cert, dss, true)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.algorithms().supported_schemes()
     }
 }
 
@@ -290,7 +330,8 @@ impl ClientCertVerifier for AnyClientCert {
 struct VerifiedClientCert {
     webpki: Arc<dyn ClientCertVerifier>,
     v1_roots: Vec<x509v1::Root>,
-    provider: Arc<CryptoProvider>,
+    /// Checks the handshake's signatures.
+    signatures: AnyCert,
 }
 
 impl ClientCertVerifier for VerifiedClientCert {
@@ -321,7 +362,7 @@ impl ClientCertVerifier for VerifiedClientCert {
                 intermediates,
                 &self.v1_roots,
                 now,
-                &self.provider.signature_verification_algorithms,
+                self.signatures.algorithms(),
             )
             .map(|()| ClientCertVerified::assertion()),
         }
@@ -333,13 +374,7 @@ impl ClientCertVerifier for VerifiedClientCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        x509v1::verify_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-            false,
-        )
+        self.signatures.signature(message, cert, dss, false)
     }
 
     fn verify_tls13_signature(
@@ -348,13 +383,7 @@ impl ClientCertVerifier for VerifiedClientCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        x509v1::verify_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-            true,
-        )
+        self.signatures.signature(message, cert, dss, true)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -377,58 +406,6 @@ impl ResolvesClientCert for ClientCert {
 
     fn has_certs(&self) -> bool {
         true
-    }
-}
-
-/// go-nsq's `tls_insecure_skip_verify`: any server certificate (the
-/// handshake signatures are still checked).
-#[derive(Debug)]
-struct AnyServerCert(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AnyServerCert {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        x509v1::verify_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-            false,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        x509v1::verify_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-            true,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
