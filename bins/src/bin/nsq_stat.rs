@@ -5,9 +5,10 @@
 use clap::{ArgAction, Parser};
 use nsq_bins::cli::{self, duration};
 use nsq_bins::tools::common::{self, usage_error};
-use nsq_bins::tools::stat::{self, ChannelStats};
-use nsq_core::consumer::lookup::{join_host_port, parse_lookup};
-use nsq_core::url::query_escape;
+use nsq_bins::tools::stat;
+use nsq_core::admin::producer::join_host_port;
+use nsq_core::admin::{query, ChannelStats};
+use nsq_core::consumer::lookup::parse_lookup;
 use nsq_runtime_tokio::client::http::{Fetch, HttpClient};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -161,7 +162,7 @@ async fn lookupd_producers(
     let mut out: Vec<String> = Vec::new();
     let mut errors = Vec::new();
     for addr in lookupds {
-        let url = format!("http://{addr}/lookup?topic={}", query_escape(topic));
+        let url = format!("http://{addr}{}", query::lookupd_lookup(topic));
         match http.get_v1(&url).await.and_then(|r| r.check_ok()) {
             Ok(r) => match parse_lookup(&r.body, r.nsq_v1) {
                 Ok(l) => {
@@ -196,10 +197,7 @@ async fn nsqd_producers(
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for addr in nsqds {
-        let url = format!(
-            "http://{addr}/stats?format=json&topic={}&include_clients=false",
-            query_escape(topic)
-        );
+        let url = format!("http://{addr}{}", query::nsqd_stats(topic, "", false));
         let names = match http.get_v1(&url).await.and_then(|r| r.check_ok()) {
             Ok(r) => stat::topic_names(&r.body, r.nsq_v1),
             Err(e) => Err(e.to_string()),
@@ -215,7 +213,7 @@ async fn nsqd_producers(
             continue;
         }
         let info = match http
-            .get_v1(&format!("http://{addr}/info"))
+            .get_v1(&format!("http://{addr}{}", query::NSQD_INFO))
             .await
             .and_then(|r| r.check_ok())
         {
@@ -244,18 +242,13 @@ async fn channel_stats(
     topic: &str,
     channel: &str,
 ) -> Result<Option<ChannelStats>, String> {
-    let mut sum = ChannelStats::default();
-    let mut found = false;
+    let mut rows = Vec::new();
     let mut errors = Vec::new();
     for addr in producers {
-        let url = format!(
-            "http://{addr}/stats?format=json&topic={}&channel={}&include_clients=false",
-            query_escape(topic),
-            query_escape(channel)
-        );
+        let url = format!("http://{addr}{}", query::nsqd_stats(topic, channel, false));
         match http.get_v1(&url).await.and_then(|r| r.check_ok()) {
-            Ok(r) => match stat::add_channel(&mut sum, &r.body, r.nsq_v1, topic, channel) {
-                Ok(f) => found |= f,
+            Ok(r) => match stat::topic_rows(&r.body, r.nsq_v1, topic) {
+                Ok(node) => rows.extend(node),
                 Err(e) => errors.push(e),
             },
             Err(e) => errors.push(e.to_string()),
@@ -264,5 +257,5 @@ async fn channel_stats(
     if !producers.is_empty() && errors.len() == producers.len() {
         return Err(format!("failed to query any nsqd: {}", errors.join("\n")));
     }
-    Ok(found.then_some(sum))
+    Ok(stat::channel_total(topic, channel, &rows))
 }

@@ -1,128 +1,63 @@
 //! nsq_stat's model: one channel's numbers summed over every nsqd that has
-//! the topic (from `/stats?format=json`), and the table it prints.
+//! the topic, read from `/stats?format=json` as nsqadmin reads them
+//! (`nsq_core::admin`), and the table it prints.
 
-use serde::Deserialize;
+use nsq_core::admin::input::{NodeStatsDoc, NsqdInfo};
+use nsq_core::admin::{aggregate_channel, node_topics, ChannelStats, TopicStats};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
-/// One channel's counters (summed over nodes).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
-pub struct ChannelStats {
-    pub depth: i64,
-    pub backend_depth: i64,
-    pub in_flight_count: i64,
-    pub deferred_count: i64,
-    pub requeue_count: i64,
-    pub timeout_count: i64,
-    pub message_count: i64,
-    pub client_count: i64,
-}
-
-impl ChannelStats {
-    pub fn memory_depth(&self) -> i64 {
-        self.depth - self.backend_depth
-    }
-
-    fn add(&mut self, o: &ChannelStats) {
-        self.depth += o.depth;
-        self.backend_depth += o.backend_depth;
-        self.in_flight_count += o.in_flight_count;
-        self.deferred_count += o.deferred_count;
-        self.requeue_count += o.requeue_count;
-        self.timeout_count += o.timeout_count;
-        self.message_count += o.message_count;
-        self.client_count += o.client_count;
-    }
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Channel {
-    channel_name: String,
-    #[serde(flatten)]
-    stats: ChannelStats,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Topic {
-    topic_name: String,
-    channels: Vec<Channel>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct StatsBody {
-    topics: Vec<Topic>,
-}
-
-/// Decodes a `/stats?format=json` body (V1, or wrapped in `data`).
-fn decode(body: &[u8], v1: bool) -> Result<StatsBody, String> {
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-    let inner = if v1 {
+/// An answer's JSON: the body (V1), or what an older nsqd wraps in `data`.
+fn answer(body: &[u8], v1: bool) -> Result<Value, String> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    Ok(if v1 {
         value
     } else {
-        value
-            .get("data")
-            .cloned()
-            .unwrap_or(serde_json::Value::Null)
-    };
-    if inner.is_null() {
-        return Ok(StatsBody::default());
+        value.get("data").cloned().unwrap_or(Value::Null)
+    })
+}
+
+fn read<T: DeserializeOwned>(value: Value) -> Result<T, String> {
+    serde_json::from_value(value).map_err(|e| e.to_string())
+}
+
+/// A node's `/stats?format=json` (`null`: no topics).
+pub fn parse_stats(body: &[u8], v1: bool) -> Result<NodeStatsDoc, String> {
+    match answer(body, v1)? {
+        Value::Null => Ok(NodeStatsDoc::default()),
+        value => read(value),
     }
-    serde_json::from_value(inner).map_err(|e| e.to_string())
 }
 
 /// The topic names in a stats body.
 pub fn topic_names(body: &[u8], v1: bool) -> Result<Vec<String>, String> {
-    Ok(decode(body, v1)?
+    Ok(parse_stats(body, v1)?
         .topics
         .into_iter()
+        .flatten()
         .map(|t| t.topic_name)
         .collect())
 }
 
-/// Adds this node's numbers for `topic`/`channel` to `sum`; false when
-/// the node does not have the channel.
-pub fn add_channel(
-    sum: &mut ChannelStats,
-    body: &[u8],
-    v1: bool,
-    topic: &str,
-    channel: &str,
-) -> Result<bool, String> {
-    let mut found = false;
-    for t in decode(body, v1)?
-        .topics
-        .iter()
-        .filter(|t| t.topic_name == topic)
-    {
-        for c in t.channels.iter().filter(|c| c.channel_name == channel) {
-            sum.add(&c.stats);
-            found = true;
-        }
-    }
-    Ok(found)
+/// A node's rows for `topic` (from its stats body).
+pub fn topic_rows(body: &[u8], v1: bool, topic: &str) -> Result<Vec<TopicStats>, String> {
+    Ok(node_topics("", "", &parse_stats(body, v1)?, topic, 0))
+}
+
+/// `topic`/`channel` summed over the nodes' rows; `None` when no node
+/// has the channel.
+pub fn channel_total(topic: &str, channel: &str, rows: &[TopicStats]) -> Option<ChannelStats> {
+    let total = aggregate_channel(topic, channel, rows);
+    total
+        .nodes
+        .as_ref()
+        .is_some_and(|n| !n.is_empty())
+        .then_some(total)
 }
 
 /// nsqd's `/info`: where its HTTP API really is.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct Info {
-    pub version: String,
-    pub broadcast_address: String,
-    pub hostname: String,
-    pub http_port: u16,
-    pub tcp_port: u16,
-}
-
-pub fn parse_info(body: &[u8], v1: bool) -> Result<Info, String> {
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-    let inner = if v1 {
-        value
-    } else {
-        value.get("data").cloned().unwrap_or_default()
-    };
-    serde_json::from_value(inner).map_err(|e| e.to_string())
+pub fn parse_info(body: &[u8], v1: bool) -> Result<NsqdInfo, String> {
+    read(answer(body, v1)?)
 }
 
 /// The two header lines, printed before the first row and every 25 rows.
@@ -156,7 +91,7 @@ pub fn row(new: &ChannelStats, old: &ChannelStats, interval_secs: f64) -> String
         ingress,
         egress,
         new.depth,
-        new.memory_depth(),
+        new.memory_depth,
         new.backend_depth,
         new.in_flight_count,
         new.deferred_count,
@@ -180,38 +115,19 @@ mod tests {
 
     #[test]
     fn sums_a_channel_over_the_go_captures() {
-        let mut sum = ChannelStats::default();
-        assert!(add_channel(
-            &mut sum,
-            &fixture("nsqd_stats_json.txt"),
-            true,
-            "orders",
-            "billing"
-        )
-        .unwrap());
-        assert!(add_channel(
-            &mut sum,
-            &fixture("nsqd_b_stats_json.txt"),
-            true,
-            "orders",
-            "billing"
-        )
-        .unwrap());
+        let rows: Vec<TopicStats> = ["nsqd_stats_json.txt", "nsqd_b_stats_json.txt"]
+            .iter()
+            .flat_map(|f| topic_rows(&fixture(f), true, "orders").unwrap())
+            .collect();
+        let sum = channel_total("orders", "billing", &rows).unwrap();
         assert_eq!(sum.depth, 30);
         assert_eq!(sum.in_flight_count, 5);
         assert_eq!(sum.deferred_count, 1);
         assert_eq!(sum.requeue_count, 1);
         assert_eq!(sum.message_count, 38);
         assert_eq!(sum.client_count, 1);
-        let mut none = ChannelStats::default();
-        assert!(!add_channel(
-            &mut none,
-            &fixture("nsqd_b_stats_json.txt"),
-            true,
-            "logs",
-            "x"
-        )
-        .unwrap());
+        let b = topic_rows(&fixture("nsqd_b_stats_json.txt"), true, "logs").unwrap();
+        assert!(channel_total("logs", "x", &b).is_none());
         assert_eq!(
             topic_names(&fixture("nsqd_stats_json.txt"), true).unwrap(),
             ["events", "orders"]
@@ -225,19 +141,16 @@ mod tests {
             "------rate------+----------------depth----------------+--------------metadata---------------\n\
              ingress  egress |   total     mem    disk inflt   def |     req     t-o         msgs clients"
         );
-        let old = ChannelStats {
-            message_count: 100,
-            depth: 10,
-            ..Default::default()
-        };
-        let new = ChannelStats {
-            message_count: 300,
-            depth: 30,
-            backend_depth: 5,
-            in_flight_count: 2,
-            client_count: 1,
-            ..Default::default()
-        };
+        let mut old = aggregate_channel("t", "c", &[]);
+        (old.message_count, old.depth) = (100, 10);
+        let mut new = old.clone();
+        (
+            new.message_count,
+            new.depth,
+            new.memory_depth,
+            new.backend_depth,
+        ) = (300, 30, 25, 5);
+        (new.in_flight_count, new.client_count) = (2, 1);
         assert_eq!(
             row(&new, &old, 2.0),
             "    100      90 |      30      25       5     2     0 |       0       0          300       1"
