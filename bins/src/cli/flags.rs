@@ -35,8 +35,8 @@ impl<T> FlagValue for Vec<T> {
 ///
 /// ```ignore
 /// daemon_flags! {
-///     #[derive(Debug, Parser)]
-///     #[command(name = "nsqd", ...)]
+///     /// nsqd: the daemon that receives, queues and delivers messages.
+///     #[command(name = "nsqd", about = "...")]
 ///     pub struct NsqdFlags => Options {
 ///         /// number of messages to keep in memory (per topic/channel) [default: 10000]
 ///         #[arg(long)]
@@ -58,7 +58,9 @@ impl<T> FlagValue for Vec<T> {
 /// leaves the default already in `options`; `=> field` names another
 /// option (and key), `=> field "key"` another key too, and `=> _` a flag
 /// resolved by hand. Every daemon also takes `--version`, `--config` and
-/// the deprecated `--verbose` (no effect); `config_file()` loads the file.
+/// the deprecated `--verbose` (no effect), and reads flags as Go's flag
+/// package does (the last of a repeated flag wins); `config_file()` loads
+/// the file.
 macro_rules! daemon_flags {
     (
         $(#[$meta:meta])*
@@ -69,7 +71,10 @@ macro_rules! daemon_flags {
             ),* $(,)?
         }
     ) => {
+        #[derive(Debug, clap::Parser)]
         $(#[$meta])*
+        // Go's flag package keeps the last of a repeated flag (lists append).
+        #[command(args_override_self = true, disable_version_flag = true)]
         pub struct $name {
             /// print version string
             #[arg(long, action = clap::ArgAction::SetTrue)]

@@ -5,19 +5,14 @@ use super::config::pick;
 use super::duration;
 use super::flags::{daemon_flags, log_format};
 use super::logging::LogFormat;
-use clap::Parser;
 use nsq_core::admin::AdminOptions;
 use nsq_core::api::config::LogLevel;
 use std::time::Duration;
 
 daemon_flags! {
     /// nsqadmin: the web UI and JSON API for an NSQ cluster.
-    #[derive(Debug, Parser)]
     #[command(
-        // Go's flag package keeps the last of a repeated flag (lists append).
-        args_override_self = true,
         name = "nsqadmin",
-        disable_version_flag = true,
         about = "nsqadmin is a web UI to view aggregated cluster stats in realtime and perform various administrative tasks (NSQ v1.3.0 compatible)"
     )]
     pub struct NsqadminFlags => AdminOptions {
@@ -121,6 +116,7 @@ impl NsqadminFlags {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
     use std::io::Write;
 
     fn parse(args: &[&str]) -> NsqadminFlags {

@@ -4,7 +4,6 @@
 use super::config::{pick, ConfigFile};
 use super::duration;
 use super::flags::{daemon_flags, log_format, FlagValue};
-use clap::Parser;
 use nsq_core::options::TlsRequired;
 use nsq_core::Options;
 use std::time::Duration;
@@ -58,12 +57,8 @@ fn checked<T>(
 
 daemon_flags! {
     /// nsqd: the daemon that receives, queues and delivers messages.
-    #[derive(Debug, Parser)]
     #[command(
-        // Go's flag package keeps the last of a repeated flag (lists append).
-        args_override_self = true,
         name = "nsqd",
-        disable_version_flag = true,
         about = "nsqd receives, queues and delivers messages to clients (NSQ v1.3.0 compatible)"
     )]
     pub struct NsqdFlags => Options {
@@ -305,6 +300,7 @@ impl NsqdFlags {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
     use std::io::Write;
 
     fn parse(args: &[&str]) -> NsqdFlags {

@@ -4,18 +4,13 @@
 use super::config::pick;
 use super::duration;
 use super::flags::{daemon_flags, log_format};
-use clap::Parser;
 use nsq_core::lookup::LookupdOptions;
 use std::time::Duration;
 
 daemon_flags! {
     /// nsqlookupd: the directory nsqd nodes register with and consumers query.
-    #[derive(Debug, Parser)]
     #[command(
-        // Go's flag package keeps the last of a repeated flag (lists append).
-        args_override_self = true,
         name = "nsqlookupd",
-        disable_version_flag = true,
         about = "nsqlookupd keeps track of which nsqd nodes carry which topics and channels (NSQ v1.3.0 compatible)"
     )]
     pub struct NsqlookupdFlags => LookupdOptions {
@@ -86,6 +81,7 @@ impl NsqlookupdFlags {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
     use std::io::Write;
 
     fn parse(args: &[&str]) -> NsqlookupdFlags {
