@@ -30,10 +30,7 @@ fn main() -> ExitCode {
     let level = format!("{:?}", options.log_level).to_ascii_lowercase();
     let reload = logging::init(&prefix, &level, format);
     tracing::info!("{}", cli::version_line("nsqadmin"));
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match nsq_bins::tools::common::runtime() {
         Ok(rt) => rt,
         Err(e) => return fatal(&format!("failed to start the runtime - {e}")),
     };

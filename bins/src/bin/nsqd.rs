@@ -29,10 +29,7 @@ fn main() -> ExitCode {
     let reload = logging::init(&prefix, &settings.log_level, format);
     tracing::info!("{}", cli::version_line("nsqd"));
     tracing::info!("ID: {}", settings.options.node_id);
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match nsq_bins::tools::common::runtime() {
         Ok(rt) => rt,
         Err(e) => return fatal(&format!("failed to start the runtime - {e}")),
     };

@@ -27,10 +27,7 @@ fn main() -> ExitCode {
     };
     logging::init(&prefix, &settings.log_level, format);
     tracing::info!("{}", cli::version_line("nsqlookupd"));
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match nsq_bins::tools::common::runtime() {
         Ok(rt) => rt,
         Err(e) => return fatal(&format!("failed to start the runtime - {e}")),
     };
