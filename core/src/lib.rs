@@ -19,6 +19,7 @@ pub mod lookup;
 pub mod md5;
 pub mod metadata;
 pub mod options;
+pub mod protocol;
 pub mod recovery;
 pub mod stats;
 pub mod tls;

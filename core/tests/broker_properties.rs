@@ -4,7 +4,6 @@
 //! delivered or still queued (nothing lost, nothing invented).
 
 use bytes::Bytes;
-use nsq_core::broker::client::BrokerOps;
 use nsq_core::broker::{BrokerConfig, ConsumerSettings, LocalBroker, Subscription};
 use nsq_core::io::{Nanos, SECOND};
 use nsq_core::wire::MessageId;
@@ -97,8 +96,7 @@ impl World {
         let now = self.now;
         let slot = self
             .broker
-            .ops(client_id)
-            .subscribe("t", channel, settings, now)
+            .subscribe(client_id, "t", channel, settings, now)
             .unwrap();
         self.consumers.push(Consumer {
             client_id,
@@ -189,19 +187,18 @@ impl World {
                     })
                     .collect();
                 self.published.extend(bodies.iter().cloned());
-                self.broker.ops(0).publish("t", bodies, now)?;
+                self.broker.publish("t", bodies, now)?;
             }
             Op::Rdy(c, n) => {
                 let i = c as usize % self.consumers.len();
                 let (id, sub) = (self.consumers[i].client_id, self.consumers[i].sub.clone());
                 self.consumers[i].rdy = i64::from(n);
-                self.broker.ops(id).ready(&sub, id, i64::from(n), now);
+                self.broker.ready(&sub, id, i64::from(n), now);
             }
             Op::Fin(c, m) => {
                 if let Some((i, mid)) = self.pick(c, m) {
                     let (id, sub) = (self.consumers[i].client_id, self.consumers[i].sub.clone());
                     self.broker
-                        .ops(id)
                         .finish(&sub, id, &mid, now)
                         .map_err(|e| format!("FIN {mid}: {}", e.as_str()))?;
                     self.consumers[i].held.remove(&mid);
@@ -215,14 +212,13 @@ impl World {
                     let (id, sub) = (self.consumers[i].client_id, self.consumers[i].sub.clone());
                     self.consumers[i].held.remove(&mid);
                     let delay = if delayed { 3 * SECOND } else { 0 };
-                    self.broker.ops(id).requeue(&sub, id, &mid, delay, now)?;
+                    self.broker.requeue(&sub, id, &mid, delay, now)?;
                 }
             }
             Op::Touch(c, m) => {
                 if let Some((i, mid)) = self.pick(c, m) {
                     let (id, sub) = (self.consumers[i].client_id, self.consumers[i].sub.clone());
                     self.broker
-                        .ops(id)
                         .touch(&sub, id, &mid, now)
                         .map_err(|e| e.as_str().to_string())?;
                     self.consumers[i].held.insert(mid, now + MSG_TIMEOUT);
@@ -276,7 +272,7 @@ impl World {
         for i in 0..self.consumers.len() {
             let (id, sub) = (self.consumers[i].client_id, self.consumers[i].sub.clone());
             self.consumers[i].rdy = 100;
-            self.broker.ops(id).ready(&sub, id, 100, self.now);
+            self.broker.ready(&sub, id, 100, self.now);
         }
         self.absorb()?;
         for _ in 0..200 {

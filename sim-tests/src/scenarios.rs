@@ -35,9 +35,14 @@ use std::time::Duration;
 pub const FAULT_SPAN: Duration = Duration::from_secs(30);
 /// How long queues may take to drain once faults stop.
 pub const DRAIN_LIMIT: Duration = Duration::from_secs(120);
-/// How long lookupds may take to list the truth once the network heals:
-/// nsqd reconnects to a lookupd within 15 s (its longest back-off) plus
-/// jitter, then re-registers everything at once.
+/// How long lookupds may take to list the truth once the network heals.
+/// From nsqd's registrar timing (core/src/lookup/registrar.rs): at the
+/// heal, a connection whose lookupd is gone or silent is given up within
+/// 5 s (an overdue answer; bytes a cut link held arrive within the cut's
+/// length after it heals, and the nemesis cuts for at most 4 s), the next
+/// attempt comes within the longest back-off (15 s; its jitter only
+/// shortens it), and a connection re-registers everything at once: 20 s
+/// plus round trips, and the check polls every 500 ms.
 pub const CONVERGE_LIMIT: Duration = Duration::from_secs(25);
 
 /// Every scenario by name.

@@ -1,18 +1,26 @@
 //! Runs scenarios over ranges of seeds (in parallel), with a progress bar
-//! and a summary that names each failing seed and how to replay it.
+//! and a summary that names each failing seed and how to replay it;
+//! optionally records every finished run in a results file (see
+//! [`crate::results`]) and skips the runs it already holds.
 
+use crate::results::{self, Record};
 use nsq_runtime_sim::runner::{self, Outcome, Scenario};
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub use crate::results::replay_command;
+
 /// Simulated time a run may take before it counts as hung.
 pub const TIME_LIMIT: Duration = Duration::from_secs(600);
 
-/// The command that replays one seed of one scenario.
-pub fn replay_command(scenario: &str, seed: u64) -> String {
-    format!("scripts/sim.sh replay {scenario} {seed}")
+/// Where a sweep records its runs, and the runs recorded before (skipped).
+#[derive(Debug)]
+pub struct Recording {
+    pub writer: results::Writer,
+    pub done: BTreeSet<(String, u64)>,
 }
 
 #[derive(Debug, Clone)]
@@ -37,12 +45,26 @@ pub struct Failure {
 /// Runs the plan; returns the failures (in scenario, seed order) and how
 /// many runs passed.
 pub fn run(plan: &Plan) -> (Vec<Failure>, usize) {
+    run_recorded(plan, None)
+}
+
+/// [`run`], recording each finished run (and skipping those recorded
+/// before) when `recording` is given. Counts only this session's runs. A
+/// results file that cannot be written ends the process (exit 2): a sweep
+/// whose record is lost could not be resumed.
+pub fn run_recorded(plan: &Plan, recording: Option<Recording>) -> (Vec<Failure>, usize) {
     runner::quiet_panics();
+    let (writer, done) = match recording {
+        Some(r) => (Some(r.writer), r.done),
+        None => (None, BTreeSet::new()),
+    };
     let work: Vec<(&'static str, Scenario, u64)> = plan
         .scenarios
         .iter()
         .flat_map(|(n, s)| (0..plan.seeds).map(move |i| (*n, *s, plan.first_seed + i)))
+        .filter(|(n, _, seed)| !done.contains(&(n.to_string(), *seed)))
         .collect();
+    let writer = Arc::new(Mutex::new(writer));
     let total = work.len();
     let next = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
@@ -51,11 +73,12 @@ pub fn run(plan: &Plan) -> (Vec<Failure>, usize) {
     let work = Arc::new(work);
     let workers: Vec<_> = (0..plan.jobs.max(1))
         .map(|_| {
-            let (next, done, failures, work) = (
+            let (next, done, failures, work, writer) = (
                 Arc::clone(&next),
                 Arc::clone(&done),
                 Arc::clone(&failures),
                 Arc::clone(&work),
+                Arc::clone(&writer),
             );
             let (determinism, progress) = (plan.determinism, plan.progress);
             std::thread::spawn(move || loop {
@@ -63,11 +86,29 @@ pub fn run(plan: &Plan) -> (Vec<Failure>, usize) {
                 let Some(&(name, scenario, seed)) = work.get(i) else {
                     return;
                 };
+                let t = Instant::now();
                 let Outcome { result, .. } = if determinism {
                     runner::check_determinism(seed, scenario)
                 } else {
                     runner::run_seed(seed, scenario, TIME_LIMIT)
                 };
+                let run_time = t.elapsed();
+                if let Some(w) = writer.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                    let r = Record {
+                        scenario: name.to_string(),
+                        seed,
+                        passed: result.is_ok(),
+                        run_time,
+                        finished_at: results::unix_now(),
+                        text: match &result {
+                            Ok(s) | Err(s) => s.clone(),
+                        },
+                    };
+                    if let Err(e) = w.record(&r) {
+                        eprintln!("\nsim: cannot write the results file: {e}");
+                        std::process::exit(2);
+                    }
+                }
                 let mut f = failures.lock().unwrap_or_else(|e| e.into_inner());
                 if let Err(error) = result {
                     if progress {
@@ -88,6 +129,13 @@ pub fn run(plan: &Plan) -> (Vec<Failure>, usize) {
         .collect();
     for w in workers {
         let _ = w.join();
+    }
+    let writer = writer.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(w) = writer {
+        if let Err(e) = w.end() {
+            eprintln!("sim: cannot write the results file: {e}");
+            std::process::exit(2);
+        }
     }
     if plan.progress {
         eprintln!();

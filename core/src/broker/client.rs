@@ -1,15 +1,17 @@
-//! One protocol V2 connection as a state machine: IDENTIFY negotiation,
-//! command execution with NSQ's checks and errors, heartbeats.
+//! One protocol V2 connection's state and NSQ's rules for its commands:
+//! IDENTIFY negotiation, state checks, authorization, errors, heartbeats.
 //!
-//! The client does not own topics; it asks the runtime to act on them
-//! through [`BrokerOps`], so one connection's commands take only the locks
-//! of the topics they touch.
+//! The client does not own topics: a command that acts on one yields an
+//! [`Op`] (the runtime carries it out under that topic's lock) and is
+//! finished by [`Client::op_done`] with its result. `protocol::Session`
+//! drives it.
 
 use super::consumer::ConsumerSettings;
 use super::inflight::InFlightError;
 use crate::auth::AuthState;
 use crate::io::{nanos, Nanos, MS};
 use crate::options::{Options, TlsRequired};
+use crate::protocol::{Op, OpResult};
 use crate::wire::command::{check_publish_line, BodyKind, Command, Limits, LineRules, RawCommand};
 use crate::wire::frame::{CLOSE_WAIT, OK};
 use crate::wire::goquote::go_quote;
@@ -39,6 +41,9 @@ pub struct ClientConfig {
     pub tls_available: bool,
     pub deflate_enabled: bool,
     pub snappy_enabled: bool,
+    /// A publish that reached disk is answered once fsynced (--sync-every=1),
+    /// else once written.
+    pub wait_synced: bool,
     /// Commands other than IDENTIFY need TLS first.
     pub tls_required: bool,
     pub auth_enabled: bool,
@@ -63,6 +68,7 @@ impl ClientConfig {
             tls_available: false,
             deflate_enabled: o.deflate,
             snappy_enabled: o.snappy,
+            wait_synced: o.sync_every <= 1,
             tls_required: o.tls_required != TlsRequired::No,
             auth_enabled: !o.auth_http_addresses.is_empty(),
         }
@@ -92,63 +98,39 @@ pub struct Subscription {
     pub slot: usize,
 }
 
-/// What the runtime does on behalf of a connection, each call under the
-/// lock of the one topic it names.
-pub trait BrokerOps {
-    /// Creates `topic` if it does not exist (NSQ's `GetTopic`).
-    fn get_topic(&mut self, topic: &str, now: Nanos);
-    fn publish(&mut self, topic: &str, bodies: Vec<Bytes>, now: Nanos) -> Result<(), String>;
-    fn publish_deferred(
-        &mut self,
-        topic: &str,
-        body: Bytes,
-        delay: Nanos,
-        now: Nanos,
-    ) -> Result<(), String>;
-    fn subscribe(
-        &mut self,
-        topic: &str,
-        channel: &str,
-        settings: ConsumerSettings,
-        now: Nanos,
-    ) -> Result<usize, String>;
-    fn ready(&mut self, sub: &Subscription, client_id: u64, count: i64, now: Nanos);
-    fn finish(
-        &mut self,
-        sub: &Subscription,
-        client_id: u64,
-        id: &MessageId,
-        now: Nanos,
-    ) -> Result<(), InFlightError>;
-    /// FIN of several ids in one go (a runtime's batch from one read);
-    /// the failures by index. The default runs them one by one.
-    fn finish_many(
-        &mut self,
-        sub: &Subscription,
-        client_id: u64,
-        ids: &[MessageId],
-        now: Nanos,
-    ) -> Vec<(usize, InFlightError)> {
-        ids.iter()
-            .enumerate()
-            .filter_map(|(i, id)| self.finish(sub, client_id, id, now).err().map(|e| (i, e)))
-            .collect()
-    }
-    fn requeue(
-        &mut self,
-        sub: &Subscription,
-        client_id: u64,
-        id: &MessageId,
-        delay: Nanos,
-        now: Nanos,
-    ) -> Result<(), String>;
-    fn touch(
-        &mut self,
-        sub: &Subscription,
-        client_id: u64,
-        id: &MessageId,
-        now: Nanos,
-    ) -> Result<(), InFlightError>;
+/// What [`Client::exec`] leads to: an answer now, or an [`Op`] for the
+/// runtime whose result ([`Client::op_done`]) gives the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exec {
+    Reply(Reply),
+    Op(Op),
+}
+
+/// A command waiting for its [`Op`]'s result.
+#[derive(Debug, Clone)]
+enum Pending {
+    Sub {
+        topic: String,
+        channel: String,
+    },
+    Publish {
+        topic: String,
+        count: u64,
+        cmd: &'static str,
+    },
+    Requeue {
+        id: MessageId,
+    },
+    Touch {
+        id: MessageId,
+    },
+    Fin {
+        id: MessageId,
+    },
+    /// RDY: nothing to answer.
+    Quiet,
+    /// CLS: `CLOSE_WAIT` once RDY 0 is set.
+    Cls,
 }
 
 /// Stream upgrades IDENTIFY negotiated; the runtime performs them in this
@@ -217,8 +199,10 @@ pub struct Client {
     last_read: Nanos,
     next_heartbeat: Nanos,
     /// The topic of an MPUB whose line was accepted and whose body is still
-    /// being read: NSQ has created it by then (see [`Client::create_pending_topic`]).
+    /// being read: NSQ has created it by then (see [`Client::take_pending_topic`]).
     mpub_topic: Option<String>,
+    /// The command waiting for its op's result.
+    pending: Option<Pending>,
 }
 
 impl Client {
@@ -247,6 +231,7 @@ impl Client {
             last_read: now,
             next_heartbeat: now.saturating_add(heartbeat),
             mpub_topic: None,
+            pending: None,
             cfg,
         }
     }
@@ -255,10 +240,21 @@ impl Client {
     /// passed, before it reads the body, so the topic exists even when the
     /// body turns out bad (a count of 0, a cut message). The runtime calls
     /// this whenever the parser stops inside a body (waiting for bytes, or
-    /// refusing them).
-    pub fn create_pending_topic(&mut self, ops: &mut dyn BrokerOps, now: Nanos) {
-        if let Some(topic) = self.mpub_topic.take() {
-            ops.get_topic(&topic, now);
+    /// refusing them): the topic to create, once.
+    pub fn take_pending_topic(&mut self) -> Option<String> {
+        self.mpub_topic.take()
+    }
+
+    /// Whether an MPUB's topic waits to be created ([`Client::take_pending_topic`]).
+    pub fn has_pending_topic(&self) -> bool {
+        self.mpub_topic.is_some()
+    }
+
+    /// The topic of the publish whose op is out, if one is.
+    pub fn pending_publish_topic(&self) -> Option<&str> {
+        match &self.pending {
+            Some(Pending::Publish { topic, .. }) => Some(topic),
+            _ => None,
         }
     }
 
@@ -306,20 +302,20 @@ impl Client {
         }
     }
 
-    /// Runs one framed command.
-    pub fn exec(
-        &mut self,
-        raw: RawCommand,
-        now: Nanos,
-        ops: &mut dyn BrokerOps,
-    ) -> Result<Reply, ClientError> {
+    /// Runs one framed command: its answer, or the [`Op`] it needs (then
+    /// [`Client::op_done`] gives the answer).
+    pub fn exec(&mut self, raw: RawCommand, now: Nanos) -> Result<Exec, ClientError> {
         let limits = self.cfg.limits;
+        let op = |pending: Pending, op: Op, me: &mut Self| {
+            me.pending = Some(pending);
+            Ok(Exec::Op(op))
+        };
         match raw.name() {
             b"IDENTIFY" => {
                 let Command::Identify(body) = Command::from_raw(raw, &limits)? else {
                     unreachable!("IDENTIFY parses to Identify")
                 };
-                self.identify(&body, now)
+                self.identify(&body, now).map(Exec::Reply)
             }
             b"SUB" => {
                 if self.state != ClientState::Init {
@@ -333,23 +329,21 @@ impl Client {
                     unreachable!("SUB parses to Sub")
                 };
                 if let AuthCheck::Refresh = self.check_auth("SUB", &topic, &channel, now)? {
-                    return Ok(Reply::Reauth(retry.expect("refresh due was checked first")));
+                    return Ok(Exec::Reply(Reply::Reauth(
+                        retry.expect("refresh due was checked first"),
+                    )));
                 }
-                let slot = ops
-                    .subscribe(&topic, &channel, self.consumer_settings(), now)
-                    .map_err(|e| ClientError::fatal("E_SUB_FAILED", format!("SUB failed {e}")))?;
-                self.state = ClientState::Subscribed;
-                self.sub = Some(Subscription {
-                    topic,
-                    channel,
-                    slot,
-                });
-                Ok(Reply::ok())
+                let sub = Op::Subscribe {
+                    topic: topic.clone(),
+                    channel: channel.clone(),
+                    settings: self.consumer_settings(),
+                };
+                op(Pending::Sub { topic, channel }, sub, self)
             }
             b"RDY" => {
                 if self.state == ClientState::Closing {
                     // NSQ ignores RDY after CLS.
-                    return Ok(Reply::Nothing);
+                    return Ok(Exec::Reply(Reply::Nothing));
                 }
                 let sub = self.subscribed("RDY", false)?;
                 let Command::Rdy(count) = Command::from_raw(raw, &limits)? else {
@@ -361,41 +355,33 @@ impl Client {
                         "RDY count {count} out of range 0-{max}"
                     )));
                 }
-                ops.ready(&sub, self.id, count, now);
-                Ok(Reply::Nothing)
+                op(Pending::Quiet, Op::Ready { sub, count }, self)
             }
             b"FIN" => {
                 let sub = self.subscribed("FIN", true)?;
                 let Command::Fin(id) = Command::from_raw(raw, &limits)? else {
                     unreachable!("FIN parses to Fin")
                 };
-                ops.finish(&sub, self.id, &id, now)
-                    .map_err(|e| Self::fin_failed(&id, e))?;
-                Ok(Reply::Nothing)
+                op(Pending::Fin { id }, Op::Finish { sub, ids: vec![id] }, self)
             }
             b"REQ" => {
                 let sub = self.subscribed("REQ", true)?;
                 let Command::Req { id, delay_ms, .. } = Command::from_raw(raw, &limits)? else {
                     unreachable!("REQ parses to Req")
                 };
-                ops.requeue(&sub, self.id, &id, delay_ms.saturating_mul(MS), now)
-                    .map_err(|e| {
-                        ClientError::soft("E_REQ_FAILED", format!("REQ {id} failed {e}"))
-                    })?;
-                Ok(Reply::Nothing)
+                let delay = delay_ms.saturating_mul(MS);
+                op(
+                    Pending::Requeue { id },
+                    Op::Requeue { sub, id, delay },
+                    self,
+                )
             }
             b"TOUCH" => {
                 let sub = self.subscribed("TOUCH", true)?;
                 let Command::Touch(id) = Command::from_raw(raw, &limits)? else {
                     unreachable!("TOUCH parses to Touch")
                 };
-                ops.touch(&sub, self.id, &id, now).map_err(|e| {
-                    ClientError::soft(
-                        "E_TOUCH_FAILED",
-                        format!("TOUCH {id} failed {}", e.as_str()),
-                    )
-                })?;
-                Ok(Reply::Nothing)
+                op(Pending::Touch { id }, Op::Touch { sub, id }, self)
             }
             b"CLS" => {
                 if self.state != ClientState::Subscribed {
@@ -403,57 +389,10 @@ impl Client {
                 }
                 let sub = self.subscribed("CLS", false)?;
                 self.state = ClientState::Closing;
-                ops.ready(&sub, self.id, 0, now);
-                Ok(Reply::Response(Bytes::from_static(CLOSE_WAIT)))
+                op(Pending::Cls, Op::Ready { sub, count: 0 }, self)
             }
-            b"NOP" => Ok(Reply::Nothing),
-            b"PUB" => {
-                let retry = self.auth_refresh_due(now).then(|| raw.clone());
-                let Command::Pub { topic, body } = Command::from_raw(raw, &limits)? else {
-                    unreachable!("PUB parses to Pub")
-                };
-                if let AuthCheck::Refresh = self.check_auth("PUB", &topic, "", now)? {
-                    return Ok(Reply::Reauth(retry.expect("refresh due was checked first")));
-                }
-                ops.publish(&topic, vec![body], now)
-                    .map_err(|e| ClientError::fatal("E_PUB_FAILED", format!("PUB failed {e}")))?;
-                *self.pub_counts.entry(topic).or_default() += 1;
-                Ok(Reply::ok())
-            }
-            b"MPUB" => {
-                // the publish below creates the topic
-                self.mpub_topic = None;
-                let retry = self.auth_refresh_due(now).then(|| raw.clone());
-                let Command::Mpub { topic, bodies } = Command::from_raw(raw, &limits)? else {
-                    unreachable!("MPUB parses to Mpub")
-                };
-                if let AuthCheck::Refresh = self.check_auth("MPUB", &topic, "", now)? {
-                    return Ok(Reply::Reauth(retry.expect("refresh due was checked first")));
-                }
-                let n = bodies.len() as u64;
-                ops.publish(&topic, bodies, now)
-                    .map_err(|e| ClientError::fatal("E_MPUB_FAILED", format!("MPUB failed {e}")))?;
-                *self.pub_counts.entry(topic).or_default() += n;
-                Ok(Reply::ok())
-            }
-            b"DPUB" => {
-                let retry = self.auth_refresh_due(now).then(|| raw.clone());
-                let Command::Dpub {
-                    topic,
-                    delay_ms,
-                    body,
-                } = Command::from_raw(raw, &limits)?
-                else {
-                    unreachable!("DPUB parses to Dpub")
-                };
-                if let AuthCheck::Refresh = self.check_auth("DPUB", &topic, "", now)? {
-                    return Ok(Reply::Reauth(retry.expect("refresh due was checked first")));
-                }
-                ops.publish_deferred(&topic, body, delay_ms.saturating_mul(MS), now)
-                    .map_err(|e| ClientError::fatal("E_DPUB_FAILED", format!("DPUB failed {e}")))?;
-                *self.pub_counts.entry(topic).or_default() += 1;
-                Ok(Reply::ok())
-            }
+            b"NOP" => Ok(Exec::Reply(Reply::Nothing)),
+            b"PUB" | b"MPUB" | b"DPUB" => self.exec_publish(raw, now),
             b"AUTH" => {
                 let Command::Auth(secret) = Command::from_raw(raw, &limits)? else {
                     unreachable!("AUTH parses to Auth")
@@ -465,9 +404,111 @@ impl Client {
                     return Err(ClientError::fatal("E_AUTH_DISABLED", "AUTH disabled"));
                 }
                 self.auth_secret = String::from_utf8_lossy(&secret).into_owned();
-                Ok(Reply::Auth(secret))
+                Ok(Exec::Reply(Reply::Auth(secret)))
             }
-            _ => Command::from_raw(raw, &limits).map(|_| Reply::Nothing),
+            _ => Command::from_raw(raw, &limits).map(|_| Exec::Reply(Reply::Nothing)),
+        }
+    }
+
+    /// PUB, MPUB and DPUB: checked, then handed to the broker.
+    fn exec_publish(&mut self, raw: RawCommand, now: Nanos) -> Result<Exec, ClientError> {
+        let limits = self.cfg.limits;
+        let cmd: &'static str = match raw.name() {
+            b"MPUB" => {
+                // the publish below creates the topic
+                self.mpub_topic = None;
+                "MPUB"
+            }
+            b"DPUB" => "DPUB",
+            _ => "PUB",
+        };
+        let retry = self.auth_refresh_due(now).then(|| raw.clone());
+        let (topic, op, count) = match Command::from_raw(raw, &limits)? {
+            Command::Pub { topic, body } => (
+                topic.clone(),
+                Op::Publish {
+                    topic,
+                    bodies: vec![body],
+                },
+                1,
+            ),
+            Command::Mpub { topic, bodies } => {
+                let n = bodies.len() as u64;
+                (topic.clone(), Op::Publish { topic, bodies }, n)
+            }
+            Command::Dpub {
+                topic,
+                delay_ms,
+                body,
+            } => (
+                topic.clone(),
+                Op::PublishDeferred {
+                    topic,
+                    body,
+                    delay: delay_ms.saturating_mul(MS),
+                },
+                1,
+            ),
+            _ => unreachable!("publish commands parse to publishes"),
+        };
+        if let AuthCheck::Refresh = self.check_auth(cmd, &topic, "", now)? {
+            return Ok(Exec::Reply(Reply::Reauth(
+                retry.expect("refresh due was checked first"),
+            )));
+        }
+        self.pending = Some(Pending::Publish { topic, count, cmd });
+        Ok(Exec::Op(op))
+    }
+
+    /// The result of the [`Op`] the last [`Client::exec`] asked for: the
+    /// command's answer, or NSQ's error.
+    pub fn op_done(&mut self, result: OpResult) -> Result<Reply, ClientError> {
+        let Some(pending) = self.pending.take() else {
+            return Ok(Reply::Nothing);
+        };
+        match (pending, result) {
+            (Pending::Sub { topic, channel }, OpResult::Subscribed(r)) => {
+                let slot =
+                    r.map_err(|e| ClientError::fatal("E_SUB_FAILED", format!("SUB failed {e}")))?;
+                self.state = ClientState::Subscribed;
+                self.sub = Some(Subscription {
+                    topic,
+                    channel,
+                    slot,
+                });
+                Ok(Reply::ok())
+            }
+            (Pending::Publish { topic, count, cmd }, OpResult::Published(r)) => {
+                r.map_err(|e| {
+                    let code = match cmd {
+                        "MPUB" => "E_MPUB_FAILED",
+                        "DPUB" => "E_DPUB_FAILED",
+                        _ => "E_PUB_FAILED",
+                    };
+                    ClientError::fatal(code, format!("{cmd} failed {e}"))
+                })?;
+                *self.pub_counts.entry(topic).or_default() += count;
+                Ok(Reply::ok())
+            }
+            (Pending::Requeue { id }, OpResult::Requeued(r)) => {
+                r.map_err(|e| ClientError::soft("E_REQ_FAILED", format!("REQ {id} failed {e}")))?;
+                Ok(Reply::Nothing)
+            }
+            (Pending::Touch { id }, OpResult::Touched(r)) => {
+                r.map_err(|e| {
+                    ClientError::soft(
+                        "E_TOUCH_FAILED",
+                        format!("TOUCH {id} failed {}", e.as_str()),
+                    )
+                })?;
+                Ok(Reply::Nothing)
+            }
+            (Pending::Fin { id }, OpResult::Finished(failed)) => match failed.first() {
+                Some(&(_, e)) => Err(Self::fin_failed(&id, e)),
+                None => Ok(Reply::Nothing),
+            },
+            (Pending::Cls, _) => Ok(Reply::Response(Bytes::from_static(CLOSE_WAIT))),
+            (_, _) => Ok(Reply::Nothing),
         }
     }
 
@@ -554,7 +595,7 @@ impl Client {
 
     /// For a FIN line: its id, with exactly the checks [`Client::exec`]
     /// makes (so runtimes may batch FINs and run them together through
-    /// [`BrokerOps::finish_many`]); `None` for any other command.
+    /// [`Op::Finish`]); `None` for any other command.
     pub fn fin_id(&self, raw: &RawCommand) -> Option<Result<MessageId, ClientError>> {
         if raw.name() != b"FIN" {
             return None;

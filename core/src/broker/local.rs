@@ -2,13 +2,14 @@
 //! Tests and simulations drive it directly; the tokio runtime instead keeps
 //! each topic behind its own lock and follows the same steps.
 
-use super::client::{BrokerOps, Client, Subscription};
+use super::client::{Client, Subscription};
 use super::config::BrokerConfig;
 use super::consumer::ConsumerSettings;
 use super::inflight::InFlightError;
 use super::outbox::Recorder;
 use super::topic::Topic;
 use crate::io::Nanos;
+use crate::protocol::{Op, OpResult};
 use crate::wire::MessageId;
 use bytes::Bytes;
 use rand::rngs::SmallRng;
@@ -46,12 +47,153 @@ impl<K: Clone> LocalBroker<K> {
             .expect("topic exists: inserted above")
     }
 
-    /// The operations of the connection whose consumer handle is `handle`.
-    pub fn ops(&mut self, handle: K) -> LocalOps<'_, K> {
-        LocalOps {
-            broker: self,
-            handle,
+    /// Carries out an op of the connection `client_id` (its consumer
+    /// handle is `handle`), as the runtime does under one topic's lock.
+    pub fn perform(&mut self, handle: K, client_id: u64, op: Op, now: Nanos) -> OpResult {
+        let out = &mut self.out;
+        match op {
+            Op::CreateTopic { topic } => {
+                self.topic_mut(&topic);
+                OpResult::Done
+            }
+            Op::Publish { topic, bodies } => {
+                self.topic_mut(&topic);
+                let t = self.topics.get_mut(&topic);
+                let r = t.map_or(Err("exiting".to_string()), |t| {
+                    t.publish(bodies, now, &mut self.out)
+                });
+                OpResult::Published(r.map(|()| false))
+            }
+            Op::PublishDeferred { topic, body, delay } => {
+                self.topic_mut(&topic).publish_deferred(body, delay, now);
+                OpResult::Published(Ok(false))
+            }
+            Op::Subscribe {
+                topic,
+                channel,
+                settings,
+            } => {
+                self.topic_mut(&topic);
+                let t = self.topics.get_mut(&topic);
+                OpResult::Subscribed(t.map_or(Err("exiting".to_string()), |t| {
+                    t.subscribe(&channel, handle, settings, now, &mut self.out)
+                }))
+            }
+            Op::Ready { sub, count } => {
+                if let Some(t) = self.topics.get_mut(&sub.topic) {
+                    t.set_rdy(&sub.channel, sub.slot, client_id, count, now, out);
+                }
+                OpResult::Done
+            }
+            Op::Finish { sub, ids } => OpResult::Finished(match self.topics.get_mut(&sub.topic) {
+                Some(t) => t.finish_many(&sub.channel, sub.slot, client_id, &ids, now, out),
+                None => (0..ids.len())
+                    .map(|i| (i, InFlightError::NotInFlight))
+                    .collect(),
+            }),
+            Op::Requeue { sub, id, delay } => {
+                OpResult::Requeued(match self.topics.get_mut(&sub.topic) {
+                    Some(t) => t.requeue(&sub.channel, sub.slot, client_id, &id, delay, now, out),
+                    None => Err(InFlightError::NotInFlight.as_str().to_string()),
+                })
+            }
+            Op::Touch { sub, id } => OpResult::Touched(match self.topics.get_mut(&sub.topic) {
+                Some(t) => t.touch(&sub.channel, sub.slot, client_id, &id, now),
+                None => Err(InFlightError::NotInFlight),
+            }),
+            Op::Leave { sub } => {
+                if let Some(t) = self.topics.get_mut(&sub.topic) {
+                    if t.unsubscribe(&sub.channel, sub.slot, client_id)
+                        .topic_should_go
+                    {
+                        self.topics.remove(&sub.topic);
+                    }
+                }
+                OpResult::Done
+            }
         }
+    }
+
+    /// PUB/MPUB straight to a topic (as `Op::Publish`).
+    pub fn publish(&mut self, topic: &str, bodies: Vec<Bytes>, now: Nanos) -> Result<(), String> {
+        self.topic_mut(topic);
+        let t = self.topics.get_mut(topic).ok_or("exiting")?;
+        t.publish(bodies, now, &mut self.out)
+    }
+
+    /// SUB for the connection `handle` (as `Op::Subscribe`): its slot.
+    pub fn subscribe(
+        &mut self,
+        handle: K,
+        topic: &str,
+        channel: &str,
+        settings: ConsumerSettings,
+        now: Nanos,
+    ) -> Result<usize, String> {
+        self.topic_mut(topic);
+        let t = self.topics.get_mut(topic).ok_or("exiting")?;
+        t.subscribe(channel, handle, settings, now, &mut self.out)
+    }
+
+    /// RDY (as `Op::Ready`).
+    pub fn ready(&mut self, sub: &Subscription, client_id: u64, count: i64, now: Nanos) {
+        if let Some(t) = self.topics.get_mut(&sub.topic) {
+            t.set_rdy(&sub.channel, sub.slot, client_id, count, now, &mut self.out);
+        }
+    }
+
+    /// FIN of one message (as `Op::Finish`).
+    pub fn finish(
+        &mut self,
+        sub: &Subscription,
+        client_id: u64,
+        id: &MessageId,
+        now: Nanos,
+    ) -> Result<(), InFlightError> {
+        let t = self
+            .topics
+            .get_mut(&sub.topic)
+            .ok_or(InFlightError::NotInFlight)?;
+        t.finish(&sub.channel, sub.slot, client_id, id, now, &mut self.out)
+    }
+
+    /// REQ (as `Op::Requeue`).
+    pub fn requeue(
+        &mut self,
+        sub: &Subscription,
+        client_id: u64,
+        id: &MessageId,
+        delay: Nanos,
+        now: Nanos,
+    ) -> Result<(), String> {
+        let t = self
+            .topics
+            .get_mut(&sub.topic)
+            .ok_or_else(|| InFlightError::NotInFlight.as_str().to_string())?;
+        t.requeue(
+            &sub.channel,
+            sub.slot,
+            client_id,
+            id,
+            delay,
+            now,
+            &mut self.out,
+        )
+    }
+
+    /// TOUCH (as `Op::Touch`).
+    pub fn touch(
+        &mut self,
+        sub: &Subscription,
+        client_id: u64,
+        id: &MessageId,
+        now: Nanos,
+    ) -> Result<(), InFlightError> {
+        let t = self
+            .topics
+            .get_mut(&sub.topic)
+            .ok_or(InFlightError::NotInFlight)?;
+        t.touch(&sub.channel, sub.slot, client_id, id, now)
     }
 
     /// Runs every topic's timers.
@@ -82,111 +224,5 @@ impl<K: Clone> LocalBroker<K> {
         {
             self.topics.remove(&sub.topic);
         }
-    }
-}
-
-/// [`BrokerOps`] for one connection of a [`LocalBroker`].
-pub struct LocalOps<'a, K> {
-    broker: &'a mut LocalBroker<K>,
-    handle: K,
-}
-
-impl<K: Clone> BrokerOps for LocalOps<'_, K> {
-    fn get_topic(&mut self, topic: &str, _now: Nanos) {
-        self.broker.topic_mut(topic);
-    }
-
-    fn publish(&mut self, topic: &str, bodies: Vec<Bytes>, now: Nanos) -> Result<(), String> {
-        let b = &mut *self.broker;
-        b.topic_mut(topic);
-        let t = b.topics.get_mut(topic).ok_or("exiting")?;
-        t.publish(bodies, now, &mut b.out)
-    }
-
-    fn publish_deferred(
-        &mut self,
-        topic: &str,
-        body: Bytes,
-        delay: Nanos,
-        now: Nanos,
-    ) -> Result<(), String> {
-        self.broker
-            .topic_mut(topic)
-            .publish_deferred(body, delay, now);
-        Ok(())
-    }
-
-    fn subscribe(
-        &mut self,
-        topic: &str,
-        channel: &str,
-        settings: ConsumerSettings,
-        now: Nanos,
-    ) -> Result<usize, String> {
-        let b = &mut *self.broker;
-        b.topic_mut(topic);
-        let t = b.topics.get_mut(topic).ok_or("exiting")?;
-        t.subscribe(channel, self.handle.clone(), settings, now, &mut b.out)
-    }
-
-    fn ready(&mut self, sub: &Subscription, client_id: u64, count: i64, now: Nanos) {
-        let b = &mut *self.broker;
-        if let Some(t) = b.topics.get_mut(&sub.topic) {
-            t.set_rdy(&sub.channel, sub.slot, client_id, count, now, &mut b.out);
-        }
-    }
-
-    fn finish(
-        &mut self,
-        sub: &Subscription,
-        client_id: u64,
-        id: &MessageId,
-        now: Nanos,
-    ) -> Result<(), InFlightError> {
-        let b = &mut *self.broker;
-        let t = b
-            .topics
-            .get_mut(&sub.topic)
-            .ok_or(InFlightError::NotInFlight)?;
-        t.finish(&sub.channel, sub.slot, client_id, id, now, &mut b.out)
-    }
-
-    fn requeue(
-        &mut self,
-        sub: &Subscription,
-        client_id: u64,
-        id: &MessageId,
-        delay: Nanos,
-        now: Nanos,
-    ) -> Result<(), String> {
-        let b = &mut *self.broker;
-        let t = b
-            .topics
-            .get_mut(&sub.topic)
-            .ok_or_else(|| InFlightError::NotInFlight.as_str().to_string())?;
-        t.requeue(
-            &sub.channel,
-            sub.slot,
-            client_id,
-            id,
-            delay,
-            now,
-            &mut b.out,
-        )
-    }
-
-    fn touch(
-        &mut self,
-        sub: &Subscription,
-        client_id: u64,
-        id: &MessageId,
-        now: Nanos,
-    ) -> Result<(), InFlightError> {
-        let t = self
-            .broker
-            .topics
-            .get_mut(&sub.topic)
-            .ok_or(InFlightError::NotInFlight)?;
-        t.touch(&sub.channel, sub.slot, client_id, id, now)
     }
 }

@@ -16,7 +16,7 @@ pub mod topic;
 
 pub use channel::Channel;
 pub use client::{
-    BrokerOps, Client, ClientConfig, ClientState, Reply, Subscription, TickAction, Upgrades,
+    Client, ClientConfig, ClientState, Exec, Reply, Subscription, TickAction, Upgrades,
 };
 pub use config::BrokerConfig;
 pub use consumer::{Consumer, ConsumerSettings};

@@ -141,10 +141,15 @@ pub fn filter_by_active<'a>(
 pub struct RegistrationDb {
     registrations: BTreeMap<Registration, BTreeMap<PeerId, ProducerEntry>>,
     peers: BTreeMap<PeerId, PeerInfo>,
-    /// How many connections have identified as each peer id: a connection
-    /// leaves (and takes the peer's registrations with it) only while it
-    /// is the latest one with its id.
+    /// The generation of the latest connection identified as each peer id:
+    /// a connection leaves (and takes the peer's registrations with it)
+    /// only while it is the latest one with its id.
     generations: BTreeMap<PeerId, u64>,
+    /// Generations are drawn from one counter that never goes back, so a
+    /// generation names one connection for good: a stale connection's late
+    /// close cannot match a later one's after the id was forgotten between
+    /// them (and ids come back: a simulated node reuses its lowest free port).
+    last_generation: u64,
 }
 
 impl RegistrationDb {
@@ -178,15 +183,16 @@ impl RegistrationDb {
             Vec::new()
         };
         self.identify(info);
-        let g = self.generations.entry(id).or_insert(0);
-        *g += 1;
-        (*g, replaced)
+        self.last_generation += 1;
+        self.generations.insert(id, self.last_generation);
+        (self.last_generation, replaced)
     }
 
     /// A connection of generation `generation` closed: its peer leaves
-    /// every registration, unless a newer connection took the id over.
+    /// every registration, unless it is no longer the latest connection
+    /// with its id (a newer one took the id over, even one that left since).
     pub fn remove_peer_of(&mut self, id: &str, generation: u64) -> Vec<Registration> {
-        if self.generations.get(id).is_some_and(|&g| g != generation) {
+        if self.generations.get(id) != Some(&generation) {
             return Vec::new();
         }
         self.generations.remove(id);

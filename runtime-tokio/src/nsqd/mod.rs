@@ -175,7 +175,7 @@ impl Inner {
 /// four times its command's size).
 pub fn connection_output_bound(opts: &Options) -> u64 {
     connection_message_bound(opts)
-        + conn::MAX_PENDING_RESPONSES as u64
+        + nsq_core::protocol::session::MAX_PENDING_RESPONSES as u64
         + 4 * conn::READ_CHUNK as u64
 }
 

@@ -1,13 +1,13 @@
-//! [`BrokerOps`] for one connection: each call takes the lock of the one
-//! topic it names, and remembers that topic for the next call.
+//! A connection's broker operations ([`Op`]s of its protocol session),
+//! carried out under the lock of the one topic each names; the topic is
+//! remembered for the next one.
 
 use super::registry::{Registry, TopicCell, TopicState};
 use super::shared::{Deliver, Handle};
-use bytes::Bytes;
 use nsq_core::broker::inflight::InFlightError;
-use nsq_core::broker::{BrokerOps, ConsumerSettings, QueueKey, Subscription, Topic};
+use nsq_core::broker::{QueueKey, Subscription, Topic};
 use nsq_core::io::Nanos;
-use nsq_core::wire::MessageId;
+use nsq_core::protocol::{Op, OpResult};
 use std::sync::Arc;
 
 pub struct ConnOps<'a> {
@@ -122,113 +122,117 @@ impl ConnOps<'_> {
     }
 }
 
-impl BrokerOps for ConnOps<'_> {
-    fn get_topic(&mut self, topic: &str, now: Nanos) {
-        Self::on_topic(self.registry, self.pub_cell, topic, now, |_| ());
-    }
-
-    fn publish(&mut self, topic: &str, bodies: Vec<Bytes>, now: Nanos) -> Result<(), String> {
-        self.pending = Self::publish_on(self.registry, self.pub_cell, topic, now, |t| {
-            t.publish(bodies, now, &mut Deliver::default())
-        })?;
-        Ok(())
-    }
-
-    fn publish_deferred(
-        &mut self,
-        topic: &str,
-        body: Bytes,
-        delay: Nanos,
-        now: Nanos,
-    ) -> Result<(), String> {
-        Self::on_topic(self.registry, self.pub_cell, topic, now, |st| {
-            st.topic.publish_deferred(body, delay, now);
-        });
-        Ok(())
-    }
-
-    fn subscribe(
-        &mut self,
-        topic: &str,
-        channel: &str,
-        settings: ConsumerSettings,
-        now: Nanos,
-    ) -> Result<usize, String> {
-        let me = Arc::clone(self.me);
-        Self::on_topic(self.registry, self.sub_cell, topic, now, |st| {
-            if st.topic.channel(channel).is_none() {
-                tracing::info!("TOPIC({topic}): new channel({channel})");
+impl ConnOps<'_> {
+    /// Carries out an op of the connection `client_id` (under the lock of
+    /// the one topic it names) and gives its result back.
+    pub fn perform(&mut self, op: Op, client_id: u64, now: Nanos) -> OpResult {
+        match op {
+            Op::CreateTopic { topic } => {
+                Self::on_topic(self.registry, self.pub_cell, &topic, now, |_| ());
+                OpResult::Done
             }
-            st.topic
-                .subscribe(channel, me, settings, now, &mut Deliver::default())
-        })
+            Op::Publish { topic, bodies } => {
+                let r = Self::publish_on(self.registry, self.pub_cell, &topic, now, |t| {
+                    t.publish(bodies, now, &mut Deliver::default())
+                });
+                OpResult::Published(r.map(|d| {
+                    let wait = d.is_some();
+                    self.pending = d;
+                    wait
+                }))
+            }
+            Op::PublishDeferred { topic, body, delay } => {
+                Self::on_topic(self.registry, self.pub_cell, &topic, now, |st| {
+                    st.topic.publish_deferred(body, delay, now);
+                });
+                OpResult::Published(Ok(false))
+            }
+            Op::Subscribe {
+                topic,
+                channel,
+                settings,
+            } => {
+                let me = Arc::clone(self.me);
+                OpResult::Subscribed(Self::on_topic(
+                    self.registry,
+                    self.sub_cell,
+                    &topic,
+                    now,
+                    |st| {
+                        let new = st.topic.channel(&channel).is_none();
+                        let r = st.topic.subscribe(
+                            &channel,
+                            me,
+                            settings,
+                            now,
+                            &mut Deliver::default(),
+                        );
+                        if new && r.is_ok() {
+                            tracing::info!("TOPIC({topic}): new channel({channel})");
+                        }
+                        r
+                    },
+                ))
+            }
+            Op::Ready { sub, count } => {
+                self.on_sub(now, |st, out| {
+                    st.topic
+                        .set_rdy(&sub.channel, sub.slot, client_id, count, now, out)
+                });
+                OpResult::Done
+            }
+            Op::Finish { sub, ids } => OpResult::Finished(
+                self.on_sub(now, |st, out| {
+                    st.topic
+                        .finish_many(&sub.channel, sub.slot, client_id, &ids, now, out)
+                })
+                .unwrap_or_else(|| {
+                    (0..ids.len())
+                        .map(|i| (i, InFlightError::NotInFlight))
+                        .collect()
+                }),
+            ),
+            Op::Requeue { sub, id, delay } => OpResult::Requeued(
+                self.on_sub(now, |st, out| {
+                    st.topic
+                        .requeue(&sub.channel, sub.slot, client_id, &id, delay, now, out)
+                })
+                .unwrap_or_else(|| Err(InFlightError::NotInFlight.as_str().to_string())),
+            ),
+            Op::Touch { sub, id } => OpResult::Touched(
+                self.on_sub(now, |st, _| {
+                    st.topic.touch(&sub.channel, sub.slot, client_id, &id, now)
+                })
+                .unwrap_or(Err(InFlightError::NotInFlight)),
+            ),
+            Op::Leave { sub } => {
+                self.leave(&sub, client_id);
+                OpResult::Done
+            }
+        }
     }
 
-    fn ready(&mut self, sub: &Subscription, client_id: u64, count: i64, now: Nanos) {
-        self.on_sub(now, |st, out| {
-            st.topic
-                .set_rdy(&sub.channel, sub.slot, client_id, count, now, out)
-        });
-    }
-
-    fn finish(
-        &mut self,
-        sub: &Subscription,
-        client_id: u64,
-        id: &MessageId,
-        now: Nanos,
-    ) -> Result<(), InFlightError> {
-        self.on_sub(now, |st, out| {
-            st.topic
-                .finish(&sub.channel, sub.slot, client_id, id, now, out)
-                .map(|_| ())
-        })
-        .unwrap_or(Err(InFlightError::NotInFlight))
-    }
-
-    fn finish_many(
-        &mut self,
-        sub: &Subscription,
-        client_id: u64,
-        ids: &[MessageId],
-        now: Nanos,
-    ) -> Vec<(usize, InFlightError)> {
-        self.on_sub(now, |st, out| {
-            st.topic
-                .finish_many(&sub.channel, sub.slot, client_id, ids, now, out)
-        })
-        .unwrap_or_else(|| {
-            (0..ids.len())
-                .map(|i| (i, InFlightError::NotInFlight))
-                .collect()
-        })
-    }
-
-    fn requeue(
-        &mut self,
-        sub: &Subscription,
-        client_id: u64,
-        id: &MessageId,
-        delay: Nanos,
-        now: Nanos,
-    ) -> Result<(), String> {
-        self.on_sub(now, |st, out| {
-            st.topic
-                .requeue(&sub.channel, sub.slot, client_id, id, delay, now, out)
-        })
-        .unwrap_or_else(|| Err(InFlightError::NotInFlight.as_str().to_string()))
-    }
-
-    fn touch(
-        &mut self,
-        sub: &Subscription,
-        client_id: u64,
-        id: &MessageId,
-        now: Nanos,
-    ) -> Result<(), InFlightError> {
-        self.on_sub(now, |st, _| {
-            st.topic.touch(&sub.channel, sub.slot, client_id, id, now)
-        })
-        .unwrap_or(Err(InFlightError::NotInFlight))
+    /// Out of the channel: an ephemeral channel and topic vanish with their
+    /// last consumer.
+    fn leave(&mut self, sub: &Subscription, client_id: u64) {
+        let Some(cell) = self.sub_cell.as_ref() else {
+            return;
+        };
+        let mut st = cell.lock();
+        if st.deleted {
+            return;
+        }
+        let gone = st.topic.unsubscribe(&sub.channel, sub.slot, client_id);
+        cell.after_op(&mut st);
+        if gone.channel_deleted {
+            tracing::info!("TOPIC({}): deleting channel {}", cell.name, sub.channel);
+            tracing::info!("CHANNEL({}): deleting", sub.channel);
+        }
+        if gone.topic_should_go {
+            cell.mark_deleted(&mut st);
+            drop(st);
+            tracing::info!("TOPIC({}): deleting", cell.name);
+            self.registry.retire(cell);
+        }
     }
 }

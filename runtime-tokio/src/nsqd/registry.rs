@@ -370,8 +370,10 @@ impl Registry {
             return None;
         }
         st.topic.delete_all(&mut Deliver::default());
-        cell.after_op(&mut st);
+        // Deleted first: the deletions are stamped (in after_op) with a
+        // nsqd.dat write that cannot list the topic any more.
         cell.mark_deleted(&mut st);
+        cell.after_op(&mut st);
         drop(st);
         tracing::info!("TOPIC({name}): deleting");
         self.retire(&cell);

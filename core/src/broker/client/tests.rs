@@ -1,15 +1,16 @@
 use super::*;
 use crate::broker::local::LocalBroker;
 use crate::io::SECOND;
-use crate::wire::command::{encode, CommandParser, ParseError};
+use crate::protocol::{Output, Session, Upgraded};
+use crate::wire::command::encode;
 use bytes::BytesMut;
 
 const T0: Nanos = 1_700_000_000 * SECOND;
 
-/// One connection to a local broker, fed raw bytes like a socket would be.
+/// One connection to a local broker, fed raw bytes like a socket would be,
+/// through the protocol session the runtime drives.
 struct Conn {
-    client: Client,
-    parser: CommandParser,
+    session: Session,
     buf: BytesMut,
     /// Response/error frames written back, as text.
     replies: Vec<String>,
@@ -26,76 +27,66 @@ impl Conn {
     }
 
     fn with_config(id: u64, cfg: ClientConfig) -> Self {
-        let cfg = Arc::new(cfg);
+        let mut session = Session::new(id, Arc::new(cfg), "127.0.0.1", "127.0.0.1:4".into(), T0);
+        let mut magic = BytesMut::from(&b"  V2"[..]);
+        session.handle_read(&mut magic, T0);
+        while session.poll_output().is_some() {}
         Conn {
             authd: Default::default(),
             auth_queries: Vec::new(),
-            parser: CommandParser::new(cfg.limits),
-            client: Client::new(id, cfg, "127.0.0.1", T0),
+            session,
             buf: BytesMut::new(),
             replies: Vec::new(),
             closed: false,
         }
     }
 
+    fn client(&self) -> &Client {
+        self.session.client()
+    }
+
     fn send(&mut self, broker: &mut LocalBroker<u64>, bytes: &[u8], now: Nanos) {
         self.buf.extend_from_slice(bytes);
-        self.client.on_read(now);
-        while !self.closed {
-            let raw = match self.parser.next(&mut self.buf, &mut self.client) {
-                Ok(Some(raw)) => raw,
-                Ok(None) => {
-                    self.client
-                        .create_pending_topic(&mut broker.ops(self.client.id), now);
-                    break;
+        self.session.handle_read(&mut self.buf, now);
+        self.drive(broker, now);
+    }
+
+    /// Carries the session's outputs out, as a runtime would.
+    fn drive(&mut self, broker: &mut LocalBroker<u64>, now: Nanos) {
+        let id = self.client().id;
+        loop {
+            while let Some(o) = self.session.poll_output() {
+                match o {
+                    Output::Op(op) => {
+                        let r = broker.perform(id, id, op, now);
+                        self.session.op_done(r);
+                    }
+                    Output::Frame(_, b) => self.replies.push(String::from_utf8_lossy(&b).into()),
+                    Output::WaitDurable { .. } => self.session.durable(),
+                    Output::Auth(req) => {
+                        self.auth_queries.push(req.secret);
+                        let answer = self.authd.pop_front().expect("test gave an auth answer");
+                        let answer = answer
+                            .and_then(|a| crate::auth::AuthState::from_response(a.as_bytes(), now));
+                        self.session.auth_answered(answer, now);
+                    }
+                    Output::Upgrade(_) => self.session.upgraded(Ok(Upgraded::default())),
+                    Output::Close => self.closed = true,
+                    Output::Log(..) => {}
                 }
-                Err(ParseError::LineTooLong) => {
-                    self.closed = true;
-                    break;
-                }
-                Err(ParseError::Client(e)) => {
-                    self.client
-                        .create_pending_topic(&mut broker.ops(self.client.id), now);
-                    self.fail(e);
-                    break;
-                }
-            };
-            let mut ops = broker.ops(self.client.id);
-            let mut result = self.client.exec(raw, now, &mut ops);
-            while let Ok(Reply::Reauth(raw)) = result {
-                let answer = self.ask_authd(now);
-                result = match self.client.auth_refreshed(answer) {
-                    Ok(()) => self.client.exec(raw, now, &mut ops),
-                    Err(e) => Err(e),
-                };
             }
-            if let Ok(Reply::Auth(_)) = result {
-                let answer = self.ask_authd(now);
-                result = self.client.auth_answered(answer);
+            if !self.session.can_proceed() {
+                return;
             }
-            match result {
-                Ok(Reply::Nothing) => {}
-                Ok(Reply::Response(b)) => self.replies.push(String::from_utf8_lossy(&b).into()),
-                Ok(Reply::Identify { json, .. }) => {
-                    self.replies.push(String::from_utf8(json).unwrap())
-                }
-                Ok(Reply::Auth(_)) | Ok(Reply::Reauth(_)) => unreachable!("answered above"),
-                Err(e) => self.fail(e),
-            }
+            self.session.proceed(&mut self.buf, now);
         }
     }
 
-    fn ask_authd(&mut self, now: Nanos) -> Result<crate::auth::AuthState, String> {
-        self.auth_queries
-            .push(self.client.auth_request_secret().to_string());
-        let answer = self.authd.pop_front().expect("test gave an auth answer")?;
-        crate::auth::AuthState::from_response(answer.as_bytes(), now)
-    }
-
-    fn fail(&mut self, e: ClientError) {
-        self.replies.push(e.to_string());
-        if e.fatal {
-            self.closed = true;
+    /// The connection ends: it leaves its channel.
+    fn leave(&mut self, broker: &mut LocalBroker<u64>) {
+        let id = self.client().id;
+        if let Some(op) = self.session.leave() {
+            broker.perform(id, id, op, T0);
         }
     }
 
@@ -121,7 +112,7 @@ fn identify_answers_nsqs_json() {
             r#"{"max_rdy_count":2500,"version":"1.3.0","max_msg_timeout":900000,"msg_timeout":60000,"tls_v1":false,"deflate":false,"deflate_level":6,"max_deflate_level":6,"snappy":false,"sample_rate":0,"auth_required":false,"output_buffer_size":16384,"output_buffer_timeout":250}"#
         ]
     );
-    assert_eq!(c.client.client_id, "fixture");
+    assert_eq!(c.client().client_id, "fixture");
     // without feature negotiation: OK; a second IDENTIFY is allowed (state is still init)
     c.cmd(&mut b, |w| encode::identify(w, br#"{"client_id":"x"}"#));
     assert_eq!(c.replies[1], "OK");
@@ -241,7 +232,7 @@ fn publish_then_consume_then_cls() {
     producer.cmd(&mut b, |w| encode::mpub(w, "t", &[b"a", b"b"]));
     producer.cmd(&mut b, |w| encode::dpub(w, "t", 1000, b"later"));
     assert_eq!(producer.replies, vec!["OK", "OK", "OK"]);
-    assert_eq!(producer.client.pub_counts.get("t"), Some(&4));
+    assert_eq!(producer.client().pub_counts.get("t"), Some(&4));
     assert_eq!(b.out.delivered.len(), 1, "RDY 1 holds one at a time");
     let id = b.out.delivered[0].1.id;
     consumer.cmd(&mut b, |w| encode::fin(w, &id));
@@ -278,12 +269,12 @@ fn identify_changes_the_heartbeat_interval() {
     c.cmd(&mut b, |w| {
         encode::identify(w, br#"{"heartbeat_interval":1000}"#)
     });
-    assert_eq!(c.client.next_deadline(), Some(T0 + SECOND));
+    assert_eq!(c.client().next_deadline(), Some(T0 + SECOND));
     let mut c = Conn::new(2);
     c.cmd(&mut b, |w| {
         encode::identify(w, br#"{"heartbeat_interval":-1}"#)
     });
-    assert_eq!(c.client.next_deadline(), None);
+    assert_eq!(c.client().next_deadline(), None);
 }
 
 #[test]
@@ -306,7 +297,7 @@ fn ephemeral_channel_goes_with_the_connection() {
     let mut c = Conn::new(1);
     c.send(&mut b, b"SUB t#ephemeral c#ephemeral\n", T0);
     assert!(b.topics.contains_key("t#ephemeral"));
-    b.disconnect(&c.client);
+    c.leave(&mut b);
     assert!(!b.topics.contains_key("t#ephemeral"));
 }
 
@@ -470,26 +461,24 @@ fn an_expired_grant_is_fetched_again_before_the_command_runs() {
 fn plain_fins_skip_the_parser_only_where_fin_is_allowed() {
     let mut b = broker();
     let mut c = Conn::new(1);
-    assert!(!c.client.takes_plain_fin(), "not subscribed");
+    assert!(!c.client().takes_plain_fin(), "not subscribed");
     c.send(&mut b, b"SUB t c\n", T0);
-    assert!(c.client.takes_plain_fin());
+    assert!(c.client().takes_plain_fin());
     c.send(&mut b, b"CLS\n", T0);
-    assert!(c.client.takes_plain_fin(), "FIN still works while closing");
-    let mut tls = Conn::with_config(
-        2,
-        ClientConfig {
-            tls_required: true,
-            ..ClientConfig::default()
-        },
+    assert!(
+        c.client().takes_plain_fin(),
+        "FIN still works while closing"
     );
-    tls.client.state = ClientState::Subscribed;
-    tls.client.sub = Some(Subscription {
+    let cfg = ClientConfig {
+        tls_required: true,
+        ..ClientConfig::default()
+    };
+    let mut tls = Client::new(2, Arc::new(cfg), "127.0.0.1", T0);
+    tls.state = ClientState::Subscribed;
+    tls.sub = Some(Subscription {
         topic: "t".into(),
         channel: "c".into(),
         slot: 0,
     });
-    assert!(
-        !tls.client.takes_plain_fin(),
-        "TLS required and not negotiated"
-    );
+    assert!(!tls.takes_plain_fin(), "TLS required and not negotiated");
 }

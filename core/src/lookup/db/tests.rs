@@ -222,3 +222,33 @@ fn views_serialise_in_nsqs_field_order() {
         r#"{"version":"1.3.0"}"#
     );
 }
+
+/// Found by the simulation (discovery, seeds 1003094 and 1009020): nsqd
+/// reconnects from the same address and port (A, then B, then C); B's close
+/// dropped the id's generation count, so C got generation 1 again, and A's
+/// late close (its last bytes had waited in a cut link) took C's
+/// registrations. C stayed connected, its PINGs answered, so nsqd never
+/// registered again. A generation names one connection for good.
+#[test]
+fn a_generation_is_never_reused_by_a_later_connection_with_the_same_id() {
+    let mut db = RegistrationDb::new();
+    let (a, _) = db.identify_generation(peer("10.0.0.4:1", 2, T0));
+    let (b, replaced) = db.identify_generation(peer("10.0.0.4:1", 2, T0));
+    assert_eq!(replaced, vec![Registration::client()]);
+    db.add_producer(Registration::topic("t"), "10.0.0.4:1");
+    assert_eq!(db.remove_peer_of("10.0.0.4:1", b).len(), 2);
+    assert_eq!(db.generation("10.0.0.4:1"), None);
+    let (c, _) = db.identify_generation(peer("10.0.0.4:1", 2, T0));
+    db.add_producer(Registration::topic("t"), "10.0.0.4:1");
+    assert!(c != a && c != b, "generations {a} {b} {c}");
+    // A's close comes last: it is not the latest connection, so it takes nothing.
+    assert!(db.remove_peer_of("10.0.0.4:1", a).is_empty());
+    assert_eq!(
+        db.lookup_registrations("10.0.0.4:1"),
+        vec![Registration::client(), Registration::topic("t")]
+    );
+    // Nor does a second close of B; C's own close still cleans up.
+    assert!(db.remove_peer_of("10.0.0.4:1", b).is_empty());
+    assert_eq!(db.remove_peer_of("10.0.0.4:1", c).len(), 2);
+    assert!(db.lookup_registrations("10.0.0.4:1").is_empty());
+}

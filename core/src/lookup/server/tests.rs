@@ -394,6 +394,40 @@ fn a_stale_connection_from_the_same_address_does_not_unregister_its_successor() 
     assert!(found.producers.is_empty());
 }
 
+/// Found by the simulation (discovery, seeds 1003094 and 1009020): the
+/// same address and port connected three times; the middle connection
+/// closed first, then the first one's late commands and close took the
+/// third one's registrations (it had been given the first one's generation
+/// again), and lookupd forgot that nsqd while it stayed connected.
+#[test]
+fn a_stale_connection_does_not_touch_a_later_successor_after_another_one_left() {
+    let mut db = RegistrationDb::new();
+    let mut register = b"  V1".to_vec();
+    register.extend_from_slice(&identify(IDENTIFY_BODY));
+    register.extend_from_slice(b"REGISTER t c\n");
+    let mut a = Session::new("10.0.0.4:1");
+    feed(&mut a, &mut db, &register);
+    let mut b = Session::new("10.0.0.4:1");
+    feed(&mut b, &mut db, &register);
+    b.leave(&mut db);
+    let mut c = Session::new("10.0.0.4:1");
+    feed(&mut c, &mut db, &register);
+    // The stale connection's late bytes and close.
+    feed(&mut a, &mut db, b"UNREGISTER t c\nREGISTER u\n");
+    a.leave(&mut db);
+    let activity = Activity {
+        inactive_producer_timeout: 300 * SECOND,
+        tombstone_lifetime: 45 * SECOND,
+    };
+    let found = views::lookup(&db, "t", activity, NOW).expect("topic t is registered");
+    assert_eq!(found.producers.len(), 1, "{found:?}");
+    assert_eq!(found.channels, vec!["c".to_string()]);
+    assert!(views::lookup(&db, "u", activity, NOW).is_none());
+    c.leave(&mut db);
+    let found = views::lookup(&db, "t", activity, NOW).expect("registration stays");
+    assert!(found.producers.is_empty());
+}
+
 #[test]
 fn identify_type_checks_remote_address_like_go() {
     // Found with the fuzz target's model of Go's json rules: NSQ's PeerInfo
